@@ -1,0 +1,259 @@
+package guardian
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// TokenType is the value of the typ claim: what a token may be used for.
+type TokenType string
+
+const (
+	// Access tokens authenticate requests. Middleware accepts only these by
+	// default.
+	Access TokenType = "access"
+	// Refresh tokens are exchanged for new access tokens and are refused by
+	// the middleware unless a route asks for them.
+	Refresh TokenType = "refresh"
+)
+
+// registeredNames are the claims the library owns; custom claims may not use
+// them.
+var registeredNames = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "typ": true, "jti": true,
+	"fam": true, "iat": true, "nbf": true, "exp": true,
+}
+
+// Claims are the registered claims of a verified (or peeked) token. Custom
+// claims stay in the payload and are read with [Claims.Custom].
+type Claims struct {
+	Issuer   string    // iss
+	Subject  string    // sub: the resource, as the subject callback names it
+	Audience []string  // aud: one or more audiences
+	Type     TokenType // typ: access, refresh, or an app-defined type
+	ID       string    // jti: 128 random bits, base64url
+	Family   string    // fam: the login a token descends from (refresh rotation, logout)
+	IssuedAt time.Time // iat, whole seconds
+	// NotBefore is nbf; zero when the token has none.
+	NotBefore time.Time
+	// ExpiresAt is exp; verification requires it.
+	ExpiresAt time.Time
+
+	payload []byte // the decoded JSON payload, for Custom
+}
+
+// Custom decodes the token's payload into v, a pointer to a struct (or map)
+// describing the app's custom claims. Fields named like registered claims
+// receive their values too; leave them out of v to ignore them.
+func (c *Claims) Custom(v any) error {
+	if len(c.payload) == 0 {
+		return errors.New("guardian: claims carry no payload")
+	}
+	if err := json.Unmarshal(c.payload, v); err != nil {
+		return fmt.Errorf("guardian: decode custom claims: %w", err)
+	}
+	return nil
+}
+
+// HasAudience reports whether aud names a.
+func (c *Claims) HasAudience(a string) bool {
+	for _, x := range c.Audience {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// customMembers returns the payload's members that are not registered claims,
+// as a JSON object, or nil when there are none.
+func (c *Claims) customMembers() (json.RawMessage, error) {
+	if len(c.payload) == 0 {
+		return nil, nil
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(c.payload, &all); err != nil {
+		return nil, invalid(ErrMalformedToken, "payload is not a JSON object")
+	}
+	for name := range registeredNames {
+		delete(all, name)
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(all)
+}
+
+// wireClaims is the JSON form of the registered claims.
+type wireClaims struct {
+	Iss string       `json:"iss,omitempty"`
+	Sub string       `json:"sub,omitempty"`
+	Aud audience     `json:"aud,omitempty"`
+	Typ TokenType    `json:"typ,omitempty"`
+	Jti string       `json:"jti,omitempty"`
+	Fam string       `json:"fam,omitempty"`
+	Iat *numericDate `json:"iat,omitempty"`
+	Nbf *numericDate `json:"nbf,omitempty"`
+	Exp *numericDate `json:"exp,omitempty"`
+}
+
+// encodePayload renders c, then merges the custom members (a JSON object or
+// nil) into it.
+func encodePayload(c *Claims, custom json.RawMessage) ([]byte, error) {
+	w := wireClaims{
+		Iss: c.Issuer, Sub: c.Subject, Aud: audience(c.Audience), Typ: c.Type,
+		Jti: c.ID, Fam: c.Family,
+		Iat: dateOrNil(c.IssuedAt), Nbf: dateOrNil(c.NotBefore), Exp: dateOrNil(c.ExpiresAt),
+	}
+	out, err := json.Marshal(w)
+	if err != nil {
+		return nil, err
+	}
+	custom = bytes.TrimSpace(custom)
+	if len(custom) <= 2 { // nil, "{}"
+		return out, nil
+	}
+	// out ends in '}' and custom starts with '{': splice them.
+	merged := make([]byte, 0, len(out)+len(custom))
+	merged = append(merged, out[:len(out)-1]...)
+	merged = append(merged, ',')
+	merged = append(merged, custom[1:]...)
+	return merged, nil
+}
+
+// encodeCustom marshals the app's custom claims to a JSON object and refuses
+// names the library owns.
+func encodeCustom(v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	raw, ok := v.(json.RawMessage)
+	if !ok {
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			return nil, fmt.Errorf("guardian: encode custom claims: %w", err)
+		}
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return nil, fmt.Errorf("guardian: custom claims must encode to a JSON object: %w", err)
+	}
+	if members == nil {
+		return nil, nil
+	}
+	for name := range members {
+		if registeredNames[name] {
+			return nil, fmt.Errorf("guardian: custom claim %q is a registered claim; set it through the issuer", name)
+		}
+	}
+	return raw, nil
+}
+
+// decodePayload parses a JWT payload into Claims.
+func decodePayload(payload []byte) (*Claims, error) {
+	var w wireClaims
+	if err := json.Unmarshal(payload, &w); err != nil {
+		return nil, invalid(ErrMalformedToken, "payload: "+jsonProblem(err))
+	}
+	c := &Claims{
+		Issuer: w.Iss, Subject: w.Sub, Audience: []string(w.Aud), Type: w.Typ,
+		ID: w.Jti, Family: w.Fam,
+		IssuedAt: w.Iat.time(), NotBefore: w.Nbf.time(), ExpiresAt: w.Exp.time(),
+		payload: payload,
+	}
+	return c, nil
+}
+
+// jsonProblem describes a JSON decoding error without echoing input.
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return "claim " + strconv.Quote(typeErr.Field) + " has the wrong type"
+	}
+	var dateErr *dateError
+	if errors.As(err, &dateErr) {
+		return dateErr.Error()
+	}
+	return "not a JSON object"
+}
+
+// audience is aud: a string or an array of strings on the wire. One audience
+// is written as a plain string, as most verifiers expect.
+type audience []string
+
+func (a audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*a = nil
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = audience{s}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	*a = audience(list)
+	return nil
+}
+
+// numericDate is a JSON NumericDate: seconds since the epoch, possibly with
+// a fraction (RFC 7519 §2). Written as whole seconds.
+type numericDate struct{ t time.Time }
+
+// maxNumericDate bounds NumericDate values to what float64 holds exactly,
+// far beyond any real expiry (year 285 million).
+const maxNumericDate = 1 << 53
+
+type dateError struct{ raw string }
+
+func (e *dateError) Error() string { return "a date claim is not a valid NumericDate" }
+
+func dateOrNil(t time.Time) *numericDate {
+	if t.IsZero() {
+		return nil
+	}
+	return &numericDate{t}
+}
+
+func (d *numericDate) time() time.Time {
+	if d == nil {
+		return time.Time{}
+	}
+	return d.t
+}
+
+func (d numericDate) MarshalJSON() ([]byte, error) {
+	return strconv.AppendInt(nil, d.t.Unix(), 10), nil
+}
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if s == "null" {
+		return &dateError{}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > maxNumericDate || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+		return &dateError{}
+	}
+	sec, frac := math.Modf(f)
+	d.t = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+	return nil
+}

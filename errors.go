@@ -1,0 +1,91 @@
+package guardian
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Every failure the library reports wraps one of these sentinels; test for
+// them with [errors.Is]. Token failures also wrap [ErrInvalidToken], so a
+// handler can treat them as one class and still tell them apart.
+var (
+	// ErrMissingToken: the request carries no token where one is required.
+	ErrMissingToken = errors.New("guardian: no token")
+	// ErrMalformedHeader: the Authorization header (or cookie, or query
+	// parameter) is present but not of the form "<scheme> <token>", or is
+	// repeated. RFC 6750 calls this invalid_request.
+	ErrMalformedHeader = errors.New("guardian: malformed authorization header")
+
+	// ErrInvalidToken is wrapped by every failure of the token itself.
+	ErrInvalidToken = errors.New("guardian: invalid token")
+	// ErrMalformedToken: not a compact JWS, bad base64 or JSON, a claim of
+	// the wrong JSON type, or a token over the size bound.
+	ErrMalformedToken = errors.New("guardian: malformed token")
+	// ErrUnsupportedHeader: the JOSE header asks for something this library
+	// refuses by design (jku, x5u, x5c, jwk, crit, an unexpected typ).
+	ErrUnsupportedHeader = errors.New("guardian: unsupported token header")
+	// ErrUnknownKey: no verification key has the token's kid.
+	ErrUnknownKey = errors.New("guardian: unknown signing key")
+	// ErrAlgorithm: the token's alg is not the algorithm its key is pinned to.
+	ErrAlgorithm = errors.New("guardian: unexpected signing algorithm")
+	// ErrInvalidSignature: the signature does not verify.
+	ErrInvalidSignature = errors.New("guardian: invalid signature")
+	// ErrMissingClaim: a required claim (exp, and jti and iat when revocation
+	// is on) is absent.
+	ErrMissingClaim = errors.New("guardian: missing required claim")
+	// ErrExpired: exp has passed (beyond the leeway).
+	ErrExpired = errors.New("guardian: token expired")
+	// ErrNotYetValid: nbf is in the future (beyond the leeway).
+	ErrNotYetValid = errors.New("guardian: token not valid yet")
+	// ErrIssuedInFuture: iat is in the future (beyond the leeway).
+	ErrIssuedInFuture = errors.New("guardian: token issued in the future")
+	// ErrIssuer: iss is not the configured issuer.
+	ErrIssuer = errors.New("guardian: wrong issuer")
+	// ErrAudience: aud does not name any configured audience, or names
+	// audiences while none is configured.
+	ErrAudience = errors.New("guardian: wrong audience")
+	// ErrTokenType: typ is not one of the types the caller accepts.
+	ErrTokenType = errors.New("guardian: wrong token type")
+	// ErrRevoked: the Revoker says the token, its subject or its family was
+	// revoked.
+	ErrRevoked = errors.New("guardian: token revoked")
+	// ErrResourceNotFound: the token is valid but its resource (the user)
+	// could not be loaded.
+	ErrResourceNotFound = errors.New("guardian: resource not found")
+
+	// ErrAlreadyAuthenticated: a valid token was presented to a route
+	// guarded by EnsureNotAuthenticated.
+	ErrAlreadyAuthenticated = errors.New("guardian: already authenticated")
+	// ErrUnavailable: the Revoker could not answer, so the token is refused
+	// (fail closed). The default handler answers 503.
+	ErrUnavailable = errors.New("guardian: revocation store unavailable")
+	// ErrInvalidCredentials: a password check failed, or the user is unknown;
+	// the two are deliberately the same error.
+	ErrInvalidCredentials = errors.New("guardian: invalid credentials")
+)
+
+// tokenError is a failure of the token itself: it matches ErrInvalidToken
+// and its specific sentinel.
+type tokenError struct {
+	kind   error
+	detail string
+}
+
+func (e *tokenError) Error() string {
+	if e.detail == "" {
+		return e.kind.Error()
+	}
+	return e.kind.Error() + ": " + e.detail
+}
+
+func (e *tokenError) Unwrap() []error { return []error{ErrInvalidToken, e.kind} }
+
+// invalid returns a token failure of the given kind.
+func invalid(kind error, detail string) error {
+	return &tokenError{kind: kind, detail: detail}
+}
+
+// invalidf is invalid with a formatted detail.
+func invalidf(kind error, format string, args ...any) error {
+	return &tokenError{kind: kind, detail: fmt.Sprintf(format, args...)}
+}
