@@ -1,0 +1,155 @@
+package guardian
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Default settings of an [Issuer].
+const (
+	DefaultAccessTTL    = 15 * time.Minute
+	DefaultRefreshTTL   = 30 * 24 * time.Hour
+	DefaultMaxTokenSize = 8 << 10
+)
+
+// Options configures an [Issuer]. A nil *Options, and every zero field,
+// means the documented default.
+type Options struct {
+	// Issuer is the iss claim set on every token. When non-empty,
+	// verification requires it. Default: none.
+	Issuer string
+	// Audience is the aud claim set on new tokens. When non-empty,
+	// verification requires aud to name at least one of them; when empty,
+	// tokens naming any audience are refused (RFC 7519 §4.1.3).
+	Audience []string
+	// TTL sets the lifetime of each token type, overriding and extending the
+	// defaults: access 15 minutes, refresh 30 days. Issue refuses a type
+	// that has no TTL.
+	TTL map[TokenType]time.Duration
+	// Leeway tolerates clock drift between servers when checking exp, nbf
+	// and iat. Default: none.
+	Leeway time.Duration
+	// MaxTokenSize bounds the length of a token, checked before any
+	// decoding. Default: 8 KiB.
+	MaxTokenSize int
+	// Clock returns the current time. Default: time.Now.
+	Clock func() time.Time
+	// Revoker, when set, is asked about every token verified and records
+	// revocations. Tokens without jti or iat are then refused: they could
+	// never be revoked. Default: none (revocation off).
+	Revoker Revoker
+	// RevokerFailOpen lets tokens through when the Revoker cannot answer.
+	// This trades logout for availability; the default (false) refuses them
+	// with ErrUnavailable.
+	RevokerFailOpen bool
+	// Hooks are optional callbacks; see [Hooks].
+	Hooks Hooks
+}
+
+// Hooks are called at the moments of a token's life. Each is optional, and
+// each can veto by returning an error, which the operation then returns
+// (wrapped) instead of its result.
+type Hooks struct {
+	// AfterIssue is called with the claims of every token signed, before it
+	// is returned. A store in allow-list mode records tokens here.
+	AfterIssue func(ctx context.Context, c *Claims) error
+	// OnVerify is called after every other check of Verify has passed.
+	OnVerify func(ctx context.Context, c *Claims) error
+	// OnRefresh is called with the old and new claims, before the old token
+	// is revoked.
+	OnRefresh func(ctx context.Context, old, new *Claims) error
+	// OnExchange is called with the presented and the new claims.
+	OnExchange func(ctx context.Context, old, new *Claims) error
+	// OnRevoke is called before a token is revoked.
+	OnRevoke func(ctx context.Context, c *Claims) error
+}
+
+// An Issuer signs and verifies tokens with a [KeySet]. It is safe for
+// concurrent use; build one per service and share it.
+type Issuer struct {
+	keys        *KeySet
+	iss         string
+	aud         []string
+	ttl         map[TokenType]time.Duration
+	maxTTL      time.Duration
+	leeway      time.Duration
+	maxSize     int
+	now         func() time.Time
+	revoker     Revoker
+	failOpen    bool
+	hooks       Hooks
+	headerB64   string // the encoded JOSE header of every token we sign
+	acceptTypes []TokenType
+}
+
+// NewIssuer returns an Issuer that signs with keys' signing key and
+// verifies with any key of the set. opts may be nil.
+func NewIssuer(keys *KeySet, opts *Options) (*Issuer, error) {
+	if keys == nil {
+		return nil, fmt.Errorf("%w: nil key set", ErrKey)
+	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	i := &Issuer{
+		keys:     keys,
+		iss:      opts.Issuer,
+		aud:      append([]string(nil), opts.Audience...),
+		ttl:      map[TokenType]time.Duration{Access: DefaultAccessTTL, Refresh: DefaultRefreshTTL},
+		leeway:   opts.Leeway,
+		maxSize:  opts.MaxTokenSize,
+		now:      opts.Clock,
+		revoker:  opts.Revoker,
+		failOpen: opts.RevokerFailOpen,
+		hooks:    opts.Hooks,
+	}
+	if i.leeway < 0 {
+		return nil, fmt.Errorf("guardian: negative leeway %v", i.leeway)
+	}
+	if i.maxSize == 0 {
+		i.maxSize = DefaultMaxTokenSize
+	}
+	if i.maxSize < 0 {
+		return nil, fmt.Errorf("guardian: negative MaxTokenSize %d", i.maxSize)
+	}
+	if i.now == nil {
+		i.now = time.Now
+	}
+	for typ, ttl := range opts.TTL {
+		if typ == "" || ttl <= 0 {
+			return nil, fmt.Errorf("guardian: TTL of token type %q must be a positive duration, got %v", typ, ttl)
+		}
+		i.ttl[typ] = ttl
+	}
+	for typ, ttl := range i.ttl {
+		i.maxTTL = max(i.maxTTL, ttl)
+		i.acceptTypes = append(i.acceptTypes, typ)
+	}
+	for _, a := range i.aud {
+		if a == "" {
+			return nil, fmt.Errorf("guardian: empty audience")
+		}
+	}
+	hdr, err := json.Marshal(joseHeader{Alg: string(keys.signing.alg), Typ: "JWT", Kid: keys.signing.id})
+	if err != nil {
+		return nil, err
+	}
+	i.headerB64 = base64.RawURLEncoding.EncodeToString(hdr)
+	return i, nil
+}
+
+// Keys returns the issuer's key set.
+func (i *Issuer) Keys() *KeySet { return i.keys }
+
+// Revoker returns the configured Revoker, or nil.
+func (i *Issuer) Revoker() Revoker { return i.revoker }
+
+// TTL returns the lifetime of tokens of type typ, and whether the type is
+// known.
+func (i *Issuer) TTL(typ TokenType) (time.Duration, bool) {
+	ttl, ok := i.ttl[typ]
+	return ttl, ok
+}

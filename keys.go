@@ -1,0 +1,199 @@
+package guardian
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"hash"
+	"sync"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Algorithm is a JWS alg value. Each [Key] is pinned to one.
+type Algorithm string
+
+// The algorithms a Key can be pinned to. "none" is not among them and never
+// verifies.
+const (
+	HS256 Algorithm = "HS256"
+	HS384 Algorithm = "HS384"
+	HS512 Algorithm = "HS512"
+	RS256 Algorithm = "RS256"
+	RS384 Algorithm = "RS384"
+	RS512 Algorithm = "RS512"
+	PS256 Algorithm = "PS256"
+	PS384 Algorithm = "PS384"
+	PS512 Algorithm = "PS512"
+	ES256 Algorithm = "ES256"
+	ES384 Algorithm = "ES384"
+	ES512 Algorithm = "ES512"
+	EdDSA Algorithm = "EdDSA"
+)
+
+// minRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3).
+const minRSABits = 2048
+
+// ErrKey is wrapped by every error about a key given to a constructor.
+var ErrKey = errors.New("guardian: unusable key")
+
+// A Key signs or verifies tokens with exactly one algorithm. Build it with
+// [NewHMACKey], [NewSigningKey] or [NewVerificationKey]. A Key is immutable
+// and safe for concurrent use.
+type Key struct {
+	id     string
+	alg    Algorithm
+	method jwt.SigningMethod // asymmetric algorithms
+	hmac   *hmacPool         // HMAC algorithms
+	signer crypto.Signer     // nil for verification-only keys
+	public crypto.PublicKey  // asymmetric verification key; nil for HMAC
+}
+
+// ID returns the key's kid ("" when it has none).
+func (k *Key) ID() string { return k.id }
+
+// Algorithm returns the algorithm the key is pinned to.
+func (k *Key) Algorithm() Algorithm { return k.alg }
+
+// Public returns the public key of an asymmetric key, or nil for HMAC keys.
+func (k *Key) Public() crypto.PublicKey { return k.public }
+
+// CanSign reports whether the key holds a private or secret key.
+func (k *Key) CanSign() bool { return k.signer != nil || k.hmac != nil }
+
+// NewHMACKey returns a key for HS256, HS384 or HS512 with the given kid
+// (may be empty). The secret must be at least as long as the hash output
+// (32, 48 or 64 bytes; RFC 7518 §3.2); it is copied.
+func NewHMACKey(id string, alg Algorithm, secret []byte) (*Key, error) {
+	var newHash func() hash.Hash
+	switch alg {
+	case HS256:
+		newHash = sha256.New
+	case HS384:
+		newHash = sha512.New384
+	case HS512:
+		newHash = sha512.New
+	default:
+		return nil, fmt.Errorf("%w: %q is not an HMAC algorithm", ErrKey, alg)
+	}
+	if size := newHash().Size(); len(secret) < size {
+		return nil, fmt.Errorf("%w: %s needs a secret of at least %d bytes, got %d", ErrKey, alg, size, len(secret))
+	}
+	secret = append([]byte(nil), secret...)
+	pool := &hmacPool{size: newHash().Size()}
+	pool.pool.New = func() any { return hmac.New(newHash, secret) }
+	return &Key{id: id, alg: alg, hmac: pool}, nil
+}
+
+// NewSigningKey returns a key that signs with priv (an *rsa.PrivateKey,
+// *ecdsa.PrivateKey or ed25519.PrivateKey) and verifies with its public half.
+// The key type must fit alg: RSA of at least 2048 bits for RS* and PS*, the
+// matching curve for ES256/384/512, Ed25519 for EdDSA.
+func NewSigningKey(id string, alg Algorithm, priv crypto.Signer) (*Key, error) {
+	if priv == nil {
+		return nil, fmt.Errorf("%w: nil private key", ErrKey)
+	}
+	k, err := NewVerificationKey(id, alg, priv.Public())
+	if err != nil {
+		return nil, err
+	}
+	switch priv.(type) {
+	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
+	default:
+		return nil, fmt.Errorf("%w: unsupported private key type %T", ErrKey, priv)
+	}
+	k.signer = priv
+	return k, nil
+}
+
+// NewVerificationKey returns a key that only verifies, with pub (an
+// *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey) pinned to alg: a
+// key of a rotated-out signer, or of another service.
+func NewVerificationKey(id string, alg Algorithm, pub crypto.PublicKey) (*Key, error) {
+	method := jwt.GetSigningMethod(string(alg))
+	switch alg {
+	case RS256, RS384, RS512, PS256, PS384, PS512:
+		rk, ok := pub.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s needs an RSA key, got %T", ErrKey, alg, pub)
+		}
+		if rk.N.BitLen() < minRSABits {
+			return nil, fmt.Errorf("%w: RSA key of %d bits; at least %d required", ErrKey, rk.N.BitLen(), minRSABits)
+		}
+	case ES256, ES384, ES512:
+		ek, ok := pub.(*ecdsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s needs an ECDSA key, got %T", ErrKey, alg, pub)
+		}
+		want := map[Algorithm]elliptic.Curve{ES256: elliptic.P256(), ES384: elliptic.P384(), ES512: elliptic.P521()}[alg]
+		if ek.Curve != want {
+			return nil, fmt.Errorf("%w: %s needs curve %s, got %s", ErrKey, alg, want.Params().Name, ek.Curve.Params().Name)
+		}
+	case EdDSA:
+		ek, ok := pub.(ed25519.PublicKey)
+		if !ok || len(ek) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("%w: EdDSA needs an Ed25519 key, got %T", ErrKey, pub)
+		}
+	case HS256, HS384, HS512:
+		return nil, fmt.Errorf("%w: %s keys are secrets; use NewHMACKey", ErrKey, alg)
+	default:
+		return nil, fmt.Errorf("%w: unsupported algorithm %q", ErrKey, alg)
+	}
+	return &Key{id: id, alg: alg, method: method, public: pub}, nil
+}
+
+// sign returns the signature of the JWS signing input.
+func (k *Key) sign(signingInput string) ([]byte, error) {
+	if k.hmac != nil {
+		return k.hmac.sum(nil, signingInput), nil
+	}
+	if k.signer == nil {
+		return nil, fmt.Errorf("%w: key %q cannot sign", ErrKey, k.id)
+	}
+	return k.method.Sign(signingInput, k.signer)
+}
+
+// verify checks sig over the signing input.
+func (k *Key) verify(signingInput string, sig []byte) error {
+	if k.hmac != nil {
+		if len(sig) != k.hmac.size {
+			return invalid(ErrInvalidSignature, "")
+		}
+		var buf [sha512.Size]byte
+		if !hmac.Equal(k.hmac.sum(buf[:0], signingInput), sig) {
+			return invalid(ErrInvalidSignature, "")
+		}
+		return nil
+	}
+	if err := k.method.Verify(signingInput, sig, k.public); err != nil {
+		return invalid(ErrInvalidSignature, "")
+	}
+	return nil
+}
+
+// hmacPool reuses keyed HMAC states: hmac.New per request costs more than
+// the hash itself for short tokens.
+type hmacPool struct {
+	pool sync.Pool
+	size int
+}
+
+func (p *hmacPool) sum(dst []byte, msg string) []byte {
+	h := p.pool.Get().(hash.Hash)
+	h.Reset()
+	if sw, ok := h.(interface{ WriteString(string) (int, error) }); ok {
+		sw.WriteString(msg)
+	} else {
+		h.Write([]byte(msg))
+	}
+	dst = h.Sum(dst)
+	p.pool.Put(h)
+	return dst
+}

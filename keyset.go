@@ -1,0 +1,49 @@
+package guardian
+
+import (
+	"fmt"
+)
+
+// A KeySet holds the one key that signs new tokens and every key that may
+// verify them, looked up by kid. Rotate keys by building a new set whose
+// signing key is the new key and whose verification keys include the old
+// one until its last token has expired.
+type KeySet struct {
+	signing *Key
+	byID    map[string]*Key
+	ordered []*Key // signing key first, then the others in the given order
+}
+
+// NewKeySet returns a key set that signs with signing (which must be able to
+// sign) and verifies with signing and every key in verifyOnly. Key IDs must
+// be unique; at most one key may have the empty ID, and tokens without a kid
+// header are verified with it alone.
+func NewKeySet(signing *Key, verifyOnly ...*Key) (*KeySet, error) {
+	if signing == nil || !signing.CanSign() {
+		return nil, fmt.Errorf("%w: the signing key must hold a private or secret key", ErrKey)
+	}
+	s := &KeySet{signing: signing, byID: make(map[string]*Key, 1+len(verifyOnly))}
+	for _, k := range append([]*Key{signing}, verifyOnly...) {
+		if k == nil {
+			return nil, fmt.Errorf("%w: nil key", ErrKey)
+		}
+		if _, dup := s.byID[k.id]; dup {
+			return nil, fmt.Errorf("%w: two keys with kid %q", ErrKey, k.id)
+		}
+		s.byID[k.id] = k
+		s.ordered = append(s.ordered, k)
+	}
+	return s, nil
+}
+
+// SigningKey returns the key that signs new tokens.
+func (s *KeySet) SigningKey() *Key { return s.signing }
+
+// Keys returns every key of the set, the signing key first.
+func (s *KeySet) Keys() []*Key { return append([]*Key(nil), s.ordered...) }
+
+// lookup returns the verification key for kid.
+func (s *KeySet) lookup(kid string) (*Key, bool) {
+	k, ok := s.byID[kid]
+	return k, ok
+}

@@ -1,0 +1,223 @@
+package guardian
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+
+	"github.com/guardian-go/guardian/internal/authheader"
+)
+
+// VerifyOptions configures VerifyHeader, VerifyCookie and VerifyQuery; nil
+// means defaults.
+type VerifyOptions struct {
+	// Header is the header VerifyHeader reads. Default: "Authorization".
+	Header string
+	// Types are the token types accepted. Default: access only.
+	Types []TokenType
+	// RejectInvalid answers a request with a bad token at once, through the
+	// error handler. By default the failure is recorded on the context and
+	// the request goes on, for EnsureAuthenticated to decide (routes that
+	// serve anonymous users too then treat it as anonymous).
+	RejectInvalid bool
+}
+
+// LoadOptions configures LoadResource; nil means defaults.
+type LoadOptions struct {
+	// AllowBlank lets a request whose token is valid but whose user is gone
+	// go on without a resource. Default: false, the request is refused with
+	// ErrResourceNotFound.
+	AllowBlank bool
+}
+
+// extractor finds the raw token of a request. found is false, with a nil
+// error, when the request carries none.
+type extractor func(r *http.Request) (raw string, found bool, err error)
+
+// VerifyHeader returns middleware that reads "Authorization: <scheme>
+// <token>" (see AuthOptions.Scheme and VerifyOptions.Header), verifies the
+// token and records the outcome on the request context. It never refuses
+// a request by itself unless RejectInvalid is set: a request without a
+// token, or with another scheme, goes on unauthenticated; a bad token's
+// error is recorded for EnsureAuthenticated and [FailureReason]. Repeated
+// headers, or the scheme without a token, are malformed (400). A request
+// already authenticated by an earlier Verify* middleware is passed on.
+func (g *Guardian[U]) VerifyHeader(opts *VerifyOptions) func(http.Handler) http.Handler {
+	name := "Authorization"
+	if opts != nil && opts.Header != "" {
+		name = textproto.CanonicalMIMEHeaderKey(opts.Header)
+	}
+	maxLen := g.issuer.maxSize + len(g.scheme) + 64
+	return g.verifyWith(opts, func(r *http.Request) (string, bool, error) {
+		values := r.Header[name]
+		switch len(values) {
+		case 0:
+			return "", false, nil
+		case 1:
+		default:
+			return "", true, fmt.Errorf("%w: %d %s headers", ErrMalformedHeader, len(values), name)
+		}
+		raw, found, err := authheader.Parse(values[0], g.scheme, maxLen)
+		if err != nil {
+			return "", true, fmt.Errorf("%w: want %q followed by one token", ErrMalformedHeader, g.scheme)
+		}
+		return raw, found, nil
+	})
+}
+
+// VerifyCookie is VerifyHeader for a token held in the cookie name, for
+// browser apps. Protect such routes from CSRF (SameSite cookies, or a
+// CSRF token).
+func (g *Guardian[U]) VerifyCookie(name string, opts *VerifyOptions) func(http.Handler) http.Handler {
+	return g.verifyWith(opts, func(r *http.Request) (string, bool, error) {
+		cookies := r.CookiesNamed(name)
+		switch len(cookies) {
+		case 0:
+			return "", false, nil
+		case 1:
+		default:
+			return "", true, fmt.Errorf("%w: %d %s cookies", ErrMalformedHeader, len(cookies), name)
+		}
+		return g.bareToken(cookies[0].Value, "cookie "+name)
+	})
+}
+
+// VerifyQuery is VerifyHeader for a token in the query parameter param, for
+// WebSocket upgrades and other clients that cannot set headers. Tokens in
+// URLs end up in logs and browser history: use short-lived tokens there
+// (RFC 6750 §2.3).
+func (g *Guardian[U]) VerifyQuery(param string, opts *VerifyOptions) func(http.Handler) http.Handler {
+	return g.verifyWith(opts, func(r *http.Request) (string, bool, error) {
+		values, ok := r.URL.Query()[param]
+		if !ok {
+			return "", false, nil
+		}
+		if len(values) != 1 {
+			return "", true, fmt.Errorf("%w: %d %s parameters", ErrMalformedHeader, len(values), param)
+		}
+		return g.bareToken(values[0], "parameter "+param)
+	})
+}
+
+// bareToken checks a token that comes without a scheme.
+func (g *Guardian[U]) bareToken(raw, where string) (string, bool, error) {
+	if len(raw) > g.issuer.maxSize || !authheader.IsToken68(raw) {
+		return "", true, fmt.Errorf("%w: %s does not hold a token", ErrMalformedHeader, where)
+	}
+	return raw, true, nil
+}
+
+// verifyWith is the one verification path of every Verify* middleware.
+func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(http.Handler) http.Handler {
+	var types []TokenType
+	reject := false
+	if opts != nil {
+		types = append(types, opts.Types...)
+		reject = opts.RejectInvalid
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx := r.Context()
+			if st := stateOf(ctx); st != nil && st.claims != nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			raw, found, err := extract(r)
+			if !found {
+				next.ServeHTTP(w, r)
+				return
+			}
+			st := &authState{err: err}
+			if err == nil {
+				if st.claims, err = g.issuer.Verify(ctx, raw, types...); err != nil {
+					st.err = err
+				} else {
+					st.token = raw
+				}
+			}
+			r = r.WithContext(context.WithValue(ctx, stateKey{}, st))
+			if st.err != nil && reject {
+				g.onError(w, r, st.err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// LoadResource returns middleware that loads the user a verified token
+// names, through the resource callback, for [Guardian.CurrentResource].
+// Requests without a valid token pass on untouched (EnsureAuthenticated
+// decides about them). When the callback reports ErrResourceNotFound the
+// request is refused (401 invalid_token) unless AllowBlank is set; any
+// other callback error is refused as a server error (500 by default).
+func (g *Guardian[U]) LoadResource(opts *LoadOptions) func(http.Handler) http.Handler {
+	allowBlank := opts != nil && opts.AllowBlank
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			st := stateOf(r.Context())
+			if st == nil || st.claims == nil || st.loaded {
+				next.ServeHTTP(w, r)
+				return
+			}
+			u, err := g.resource(r.Context(), st.claims)
+			switch {
+			case err == nil:
+				st.resource, st.loaded = u, true
+			case errors.Is(err, ErrResourceNotFound) && allowBlank:
+			case errors.Is(err, ErrResourceNotFound):
+				g.onError(w, r, err)
+				return
+			default:
+				g.onError(w, r, fmt.Errorf("guardian: load resource: %w", err))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// EnsureAuthenticated returns middleware that passes on only requests with
+// a verified token. Others go to onFail (nil: the Guardian's error handler)
+// with ErrMissingToken, or with the error VerifyHeader recorded.
+func (g *Guardian[U]) EnsureAuthenticated(onFail ErrorHandler) func(http.Handler) http.Handler {
+	if onFail == nil {
+		onFail = g.onError
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			st := stateOf(r.Context())
+			switch {
+			case st == nil:
+				onFail(w, r, ErrMissingToken)
+			case st.err != nil:
+				onFail(w, r, st.err)
+			case st.claims == nil:
+				onFail(w, r, ErrMissingToken)
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
+// EnsureNotAuthenticated returns middleware that refuses requests with a
+// verified token (ErrAlreadyAuthenticated, to onFail or the Guardian's
+// error handler): for routes such as login and sign-up. A bad token does not
+// count as authenticated.
+func (g *Guardian[U]) EnsureNotAuthenticated(onFail ErrorHandler) func(http.Handler) http.Handler {
+	if onFail == nil {
+		onFail = g.onError
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if st := stateOf(r.Context()); st != nil && st.claims != nil {
+				onFail(w, r, ErrAlreadyAuthenticated)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

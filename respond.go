@@ -1,0 +1,103 @@
+package guardian
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+)
+
+// ErrInsufficientScope: the token is valid but lacks a permission the route
+// requires. RFC 6750 calls this insufficient_scope (403).
+var ErrInsufficientScope = errors.New("guardian: insufficient scope")
+
+// ErrorStatus maps an error of this package to its HTTP status and its
+// RFC 6750 error code (empty when the answer carries none):
+//
+//	ErrMissingToken          401 ""  (a challenge without error code)
+//	ErrMalformedHeader       400 invalid_request
+//	ErrInvalidToken (any), ErrResourceNotFound
+//	                         401 invalid_token
+//	ErrInsufficientScope     403 insufficient_scope
+//	ErrAlreadyAuthenticated  403 already_authenticated
+//	ErrUnavailable           503 temporarily_unavailable
+//	anything else            500 server_error
+func ErrorStatus(err error) (status int, code string) {
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable, "temporarily_unavailable"
+	case errors.Is(err, ErrMalformedHeader):
+		return http.StatusBadRequest, "invalid_request"
+	case errors.Is(err, ErrMissingToken):
+		return http.StatusUnauthorized, ""
+	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrResourceNotFound):
+		return http.StatusUnauthorized, "invalid_token"
+	case errors.Is(err, ErrInsufficientScope):
+		return http.StatusForbidden, "insufficient_scope"
+	case errors.Is(err, ErrAlreadyAuthenticated):
+		return http.StatusForbidden, "already_authenticated"
+	}
+	return http.StatusInternalServerError, "server_error"
+}
+
+// describedErrors are the sentinels whose text may be shown to a client, in
+// the order they are looked for: the most specific first.
+var describedErrors = []error{
+	ErrMalformedToken, ErrUnsupportedHeader, ErrUnknownKey, ErrAlgorithm,
+	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
+	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
+	ErrResourceNotFound, ErrMalformedHeader, ErrMissingToken,
+	ErrInsufficientScope, ErrAlreadyAuthenticated, ErrUnavailable,
+	ErrInvalidToken,
+}
+
+// describe returns a fixed, safe description of err: the text of its most
+// specific sentinel, never details that echo client input or internals.
+func describe(err error) string {
+	for _, s := range describedErrors {
+		if errors.Is(err, s) {
+			return strings.TrimPrefix(s.Error(), "guardian: ")
+		}
+	}
+	return "internal error"
+}
+
+// errorBody is the JSON body of a refused request.
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// DefaultErrorHandler answers a refused request as RFC 6750 says (see
+// [ErrorStatus]): the status, a WWW-Authenticate challenge with the realm
+// (and the error code, when there is one) on 400, 401 and
+// insufficient_scope, and a JSON
+// body {"error": code, "error_description": text}. A request without
+// credentials gets the code "unauthorized" in its body only. The
+// description names the failure (e.g. "token expired") and never echoes
+// the token or internal errors.
+func (g *Guardian[U]) DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := ErrorStatus(err)
+	desc := describe(err)
+	h := w.Header()
+	if status == http.StatusBadRequest || status == http.StatusUnauthorized || code == "insufficient_scope" {
+		var b strings.Builder
+		b.WriteString(g.scheme)
+		b.WriteString(` realm="`)
+		b.WriteString(g.realm)
+		b.WriteByte('"')
+		if code != "" {
+			b.WriteString(`, error="` + code + `", error_description="` + desc + `"`)
+		}
+		h.Set("WWW-Authenticate", b.String())
+	}
+	if code == "" {
+		code = "unauthorized"
+	}
+	body, _ := json.Marshal(errorBody{Error: code, Description: desc})
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}

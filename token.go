@@ -1,0 +1,282 @@
+package guardian
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// A Token is a signed token and its claims.
+type Token struct {
+	// Raw is the compact JWS, what goes after "Bearer ".
+	Raw string
+	// Claims are the token's registered claims; custom claims are read with
+	// Claims.Custom.
+	Claims *Claims
+}
+
+// IssueOptions are the optional settings of [Issuer.Issue]; nil means
+// defaults.
+type IssueOptions struct {
+	// Type is the typ claim. Default: Access.
+	Type TokenType
+	// TTL overrides the type's lifetime for this token.
+	TTL time.Duration
+	// Family ties the token to an earlier one (an access and a refresh
+	// token of one login). Default: a new random family.
+	Family string
+	// Custom holds app-defined claims: any value that encodes to a JSON
+	// object (a struct, a map, a json.RawMessage). Its names must not be
+	// registered claims. Read them back with Claims.Custom.
+	Custom any
+}
+
+// ErrNoRevoker is returned by operations that revoke when the Issuer has no
+// Revoker.
+var ErrNoRevoker = errors.New("guardian: no Revoker configured")
+
+// Issue signs a new token for subject: iss and aud from the Options, a
+// random jti of 128 bits, iat and nbf now, exp after the type's TTL. The
+// AfterIssue hook runs before it returns.
+func (i *Issuer) Issue(ctx context.Context, subject string, opts *IssueOptions) (Token, error) {
+	if opts == nil {
+		opts = &IssueOptions{}
+	}
+	if subject == "" {
+		return Token{}, errors.New("guardian: Issue needs a subject")
+	}
+	c := &Claims{Subject: subject, Type: opts.Type, Family: opts.Family, Audience: i.aud}
+	if c.Type == "" {
+		c.Type = Access
+	}
+	ttl := opts.TTL
+	if ttl < 0 {
+		return Token{}, fmt.Errorf("guardian: negative TTL %v", ttl)
+	}
+	custom, err := encodeCustom(opts.Custom)
+	if err != nil {
+		return Token{}, err
+	}
+	return i.issue(ctx, c, ttl, custom)
+}
+
+// issue completes c (iss, jti, family, dates) and signs it. A zero ttl means
+// the type's TTL.
+func (i *Issuer) issue(ctx context.Context, c *Claims, ttl time.Duration, custom json.RawMessage) (Token, error) {
+	if ttl == 0 {
+		var ok bool
+		if ttl, ok = i.ttl[c.Type]; !ok {
+			return Token{}, fmt.Errorf("guardian: token type %q has no TTL; add it to Options.TTL", c.Type)
+		}
+	}
+	now := time.Unix(i.now().Unix(), 0)
+	c.Issuer = i.iss
+	c.ID = randomID()
+	if c.Family == "" {
+		c.Family = randomID()
+	}
+	c.IssuedAt, c.NotBefore = now, now
+	c.ExpiresAt = now.Add(ttl)
+	payload, err := encodePayload(c, custom)
+	if err != nil {
+		return Token{}, err
+	}
+	c.payload = payload
+	raw, err := i.sign(payload)
+	if err != nil {
+		return Token{}, err
+	}
+	if i.hooks.AfterIssue != nil {
+		if err := i.hooks.AfterIssue(ctx, c); err != nil {
+			return Token{}, fmt.Errorf("guardian: AfterIssue: %w", err)
+		}
+	}
+	return Token{Raw: raw, Claims: c}, nil
+}
+
+// sign returns the compact JWS of payload under the signing key.
+func (i *Issuer) sign(payload []byte) (string, error) {
+	n := len(i.headerB64) + 1 + b64.EncodedLen(len(payload))
+	buf := make([]byte, 0, n+1+b64.EncodedLen(128))
+	buf = append(buf, i.headerB64...)
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, payload)
+	sig, err := i.keys.signing.sign(string(buf))
+	if err != nil {
+		return "", fmt.Errorf("guardian: sign: %w", err)
+	}
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// randomID returns 128 random bits, base64url encoded.
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return b64.EncodeToString(b[:])
+}
+
+// Refresh verifies a token of any known type and issues a new token of the
+// same type, subject, audience, family and custom claims, with a fresh jti
+// and lifetime. With a Revoker, the presented token is revoked, so it
+// refreshes once.
+//
+// A refresh token presented again after it was revoked is taken as stolen
+// (RFC 9700 §4.14.2): its whole family, every token rotated from the same
+// login, is revoked, and Refresh returns ErrRevoked.
+func (i *Issuer) Refresh(ctx context.Context, raw string) (Token, error) {
+	old, err := i.verify(ctx, raw, i.acceptTypes, true)
+	if err != nil {
+		if errors.Is(err, ErrRevoked) && old != nil && old.Type == Refresh && old.Family != "" {
+			if ferr := i.RevokeFamily(ctx, old.Family); ferr != nil {
+				return Token{}, errors.Join(err, ferr)
+			}
+		}
+		return Token{}, err
+	}
+	next, err := i.successor(ctx, old, old.Type)
+	if err != nil {
+		return Token{}, err
+	}
+	if i.hooks.OnRefresh != nil {
+		if err := i.hooks.OnRefresh(ctx, old, next.Claims); err != nil {
+			return Token{}, fmt.Errorf("guardian: OnRefresh: %w", err)
+		}
+	}
+	if i.revoker != nil {
+		if err := i.RevokeClaims(ctx, old); err != nil {
+			return Token{}, err
+		}
+	}
+	return next, nil
+}
+
+// Exchange verifies a token whose type is one of from and issues a token of
+// type to for the same subject, audience, family and custom claims, e.g. an
+// access token for a refresh token. The presented token stays valid.
+func (i *Issuer) Exchange(ctx context.Context, raw string, from []TokenType, to TokenType) (Token, error) {
+	if len(from) == 0 {
+		return Token{}, errors.New("guardian: Exchange needs the token types it accepts")
+	}
+	old, err := i.verify(ctx, raw, from, true)
+	if err != nil {
+		return Token{}, err
+	}
+	next, err := i.successor(ctx, old, to)
+	if err != nil {
+		return Token{}, err
+	}
+	if i.hooks.OnExchange != nil {
+		if err := i.hooks.OnExchange(ctx, old, next.Claims); err != nil {
+			return Token{}, fmt.Errorf("guardian: OnExchange: %w", err)
+		}
+	}
+	return next, nil
+}
+
+// successor issues a token of type typ that carries on old.
+func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType) (Token, error) {
+	custom, err := old.customMembers()
+	if err != nil {
+		return Token{}, err
+	}
+	c := &Claims{Subject: old.Subject, Audience: old.Audience, Type: typ, Family: old.Family}
+	return i.issue(ctx, c, 0, custom)
+}
+
+// Revoke revokes a token given raw: its signature, issuer and audience are
+// checked, its expiry is not. A token that has already expired needs no
+// record, and Revoke returns nil for it.
+func (i *Issuer) Revoke(ctx context.Context, raw string) error {
+	c, err := i.authenticate(raw)
+	if err != nil {
+		return err
+	}
+	// Any type: a token of a type no longer issued can still be revoked.
+	if err := i.validate(c, []TokenType{c.Type}, false); err != nil {
+		return err
+	}
+	if i.expired(c, i.now()) {
+		return nil
+	}
+	return i.RevokeClaims(ctx, c)
+}
+
+// RevokeClaims revokes the token c describes (by jti) until its exp, after
+// the OnRevoke hook.
+func (i *Issuer) RevokeClaims(ctx context.Context, c *Claims) error {
+	if c == nil || c.ID == "" {
+		return invalid(ErrMissingClaim, "jti (needed for revocation)")
+	}
+	if i.hooks.OnRevoke != nil {
+		if err := i.hooks.OnRevoke(ctx, c); err != nil {
+			return fmt.Errorf("guardian: OnRevoke: %w", err)
+		}
+	}
+	return i.record(ctx, Revocation{Kind: RevokeToken, ID: c.ID, At: i.now(), Until: c.ExpiresAt.Add(i.leeway)})
+}
+
+// RevokeSubject revokes every token of subject issued until now, including
+// this very second ("log out everywhere", after a password change).
+func (i *Issuer) RevokeSubject(ctx context.Context, subject string) error {
+	now := i.now()
+	return i.record(ctx, Revocation{Kind: RevokeSubject, ID: subject, At: now, Until: now.Add(i.maxTTL + i.leeway)})
+}
+
+// RevokeFamily revokes every token of a family: all the tokens issued from
+// one login, refreshed or exchanged.
+func (i *Issuer) RevokeFamily(ctx context.Context, family string) error {
+	now := i.now()
+	return i.record(ctx, Revocation{Kind: RevokeFamily, ID: family, At: now, Until: now.Add(i.maxTTL + i.leeway)})
+}
+
+func (i *Issuer) record(ctx context.Context, r Revocation) error {
+	if i.revoker == nil {
+		return ErrNoRevoker
+	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := i.revoker.Revoke(ctx, r); err != nil {
+		return fmt.Errorf("%w: revoke %s: %w", ErrUnavailable, r.Kind, err)
+	}
+	return nil
+}
+
+// Peek decodes a token WITHOUT verifying it: the signature, the dates and
+// everything else are unchecked, so nothing it returns may be trusted. Use
+// it to route or log a token (its kid, its sub), never to authorize. Only
+// the size bound and the token's syntax are checked.
+func (i *Issuer) Peek(ctx context.Context, raw string) (Header, *Claims, error) {
+	if err := ctx.Err(); err != nil {
+		return Header{}, nil, err
+	}
+	if len(raw) > i.maxSize {
+		return Header{}, nil, invalidf(ErrMalformedToken, "token longer than %d bytes", i.maxSize)
+	}
+	hSeg, pSeg, _, err := splitToken(raw)
+	if err != nil {
+		return Header{}, nil, err
+	}
+	hb, err := b64.DecodeString(hSeg)
+	if err != nil {
+		return Header{}, nil, invalid(ErrMalformedToken, "header is not base64url")
+	}
+	var h joseHeader
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return Header{}, nil, invalid(ErrMalformedToken, "header is not a JSON object")
+	}
+	payload, err := b64.DecodeString(pSeg)
+	if err != nil {
+		return Header{}, nil, invalid(ErrMalformedToken, "payload is not base64url")
+	}
+	c, err := decodePayload(payload)
+	if err != nil {
+		return Header{}, nil, err
+	}
+	return Header{Algorithm: Algorithm(h.Alg), KeyID: h.Kid, Type: h.Typ}, c, nil
+}

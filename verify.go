@@ -1,0 +1,166 @@
+package guardian
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Verify checks a token and returns its claims: size, header, key and
+// algorithm, signature, exp (required), nbf, iat, iss, aud, typ, then the
+// Revoker and the OnVerify hook. types lists the token types accepted;
+// none means access tokens only.
+//
+// Every error wraps a sentinel of this package: ErrInvalidToken and a more
+// specific one for a bad token, ErrUnavailable when the Revoker could not
+// answer.
+func (i *Issuer) Verify(ctx context.Context, raw string, types ...TokenType) (*Claims, error) {
+	c, err := i.verify(ctx, raw, types, true)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// verify is Verify; it also returns the claims of a correctly signed token
+// that failed a later check, for Refresh's reuse detection.
+func (i *Issuer) verify(ctx context.Context, raw string, types []TokenType, checkExpiry bool) (*Claims, error) {
+	c, err := i.authenticate(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := i.validate(c, types, checkExpiry); err != nil {
+		return nil, err
+	}
+	if err := i.checkRevoked(ctx, c); err != nil {
+		return c, err
+	}
+	if i.hooks.OnVerify != nil {
+		if err := i.hooks.OnVerify(ctx, c); err != nil {
+			return nil, fmt.Errorf("guardian: OnVerify: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// authenticate parses raw and checks its signature with the key its kid
+// names, pinned to that key's algorithm. The payload is decoded only once
+// the signature holds.
+func (i *Issuer) authenticate(raw string) (*Claims, error) {
+	if len(raw) > i.maxSize {
+		return nil, invalidf(ErrMalformedToken, "token longer than %d bytes", i.maxSize)
+	}
+	hSeg, pSeg, sSeg, err := splitToken(raw)
+	if err != nil {
+		return nil, err
+	}
+	h, err := decodeHeader(hSeg)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := i.keys.lookup(h.Kid)
+	if !ok {
+		return nil, invalidf(ErrUnknownKey, "kid %s", strconv.QuoteToASCII(truncate(h.Kid, 64)))
+	}
+	if h.Alg != string(key.alg) {
+		return nil, invalidf(ErrAlgorithm, "token says %s, key %q is pinned to %s", strconv.QuoteToASCII(truncate(h.Alg, 16)), key.id, key.alg)
+	}
+	sig, err := b64.DecodeString(sSeg)
+	if err != nil {
+		return nil, invalid(ErrMalformedToken, "signature is not base64url")
+	}
+	if err := key.verify(raw[:len(hSeg)+1+len(pSeg)], sig); err != nil {
+		return nil, err
+	}
+	payload, err := b64.DecodeString(pSeg)
+	if err != nil {
+		return nil, invalid(ErrMalformedToken, "payload is not base64url")
+	}
+	return decodePayload(payload)
+}
+
+// validate checks the claims of an authenticated token.
+func (i *Issuer) validate(c *Claims, types []TokenType, checkExpiry bool) error {
+	now := i.now()
+	if c.ExpiresAt.IsZero() {
+		return invalid(ErrMissingClaim, "exp")
+	}
+	if checkExpiry && i.expired(c, now) {
+		return invalid(ErrExpired, "")
+	}
+	if !c.NotBefore.IsZero() && now.Add(i.leeway).Before(c.NotBefore) {
+		return invalid(ErrNotYetValid, "")
+	}
+	if !c.IssuedAt.IsZero() && now.Add(i.leeway).Before(c.IssuedAt) {
+		return invalid(ErrIssuedInFuture, "")
+	}
+	if i.iss != "" && c.Issuer != i.iss {
+		return invalid(ErrIssuer, "")
+	}
+	if err := i.checkAudience(c); err != nil {
+		return err
+	}
+	if len(types) == 0 {
+		if c.Type != Access {
+			return invalidf(ErrTokenType, "want %s", Access)
+		}
+	} else if !slices.Contains(types, c.Type) {
+		return invalidf(ErrTokenType, "want one of %v", types)
+	}
+	if i.revoker != nil {
+		if c.ID == "" {
+			return invalid(ErrMissingClaim, "jti (needed for revocation)")
+		}
+		if c.IssuedAt.IsZero() {
+			return invalid(ErrMissingClaim, "iat (needed for revocation)")
+		}
+	}
+	return nil
+}
+
+func (i *Issuer) checkAudience(c *Claims) error {
+	if len(i.aud) == 0 {
+		if len(c.Audience) > 0 {
+			return invalid(ErrAudience, "token names an audience and none is configured")
+		}
+		return nil
+	}
+	for _, a := range i.aud {
+		if c.HasAudience(a) {
+			return nil
+		}
+	}
+	return invalid(ErrAudience, "")
+}
+
+// checkRevoked asks the Revoker, failing closed unless configured otherwise.
+func (i *Issuer) checkRevoked(ctx context.Context, c *Claims) error {
+	if i.revoker == nil {
+		return nil
+	}
+	revoked, err := i.revoker.Revoked(ctx, c)
+	if err != nil {
+		if i.failOpen {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if revoked {
+		return invalid(ErrRevoked, "")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// expired reports whether c's exp has passed, leeway included.
+func (i *Issuer) expired(c *Claims, now time.Time) bool {
+	return !now.Before(c.ExpiresAt.Add(i.leeway))
+}
