@@ -222,7 +222,7 @@ type numericDate struct{ t time.Time }
 // far beyond any real expiry (year 285 million).
 const maxNumericDate = 1 << 53
 
-type dateError struct{ raw string }
+type dateError struct{}
 
 func (e *dateError) Error() string { return "a date claim is not a valid NumericDate" }
 
@@ -245,12 +245,13 @@ func (d numericDate) MarshalJSON() ([]byte, error) {
 }
 
 func (d *numericDate) UnmarshalJSON(b []byte) error {
-	s := string(b)
-	if s == "null" {
+	// b is one JSON value; only a number is a date. JSON numbers have no
+	// NaN, Inf or hex forms, so ParseFloat sees decimal syntax only.
+	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
 		return &dateError{}
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > maxNumericDate || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f < 0 || f > maxNumericDate {
 		return &dateError{}
 	}
 	sec, frac := math.Modf(f)

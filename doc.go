@@ -1,0 +1,83 @@
+// Package guardian authenticates HTTP APIs with JWTs: it issues tokens for
+// a known user, verifies them on every request, loads the user back, and
+// makes a token useless on logout, across every instance of a service.
+//
+// Its model is Elixir's Guardian and GuardianDB; its idiom is net/http.
+//
+// # The parts
+//
+//   - A [KeySet] holds one signing [Key] and any number of verification
+//     keys, looked up by kid. Each key is pinned to one [Algorithm]; the
+//     token's alg header never chooses the algorithm.
+//   - An [Issuer] signs and verifies tokens: [Issuer.Issue],
+//     [Issuer.Verify], [Issuer.Refresh], [Issuer.Exchange],
+//     [Issuer.Revoke] and [Issuer.Peek].
+//   - A [Guardian] is the front typed by the app's user: [New] takes the
+//     issuer and two callbacks (user → subject, claims → user) and offers
+//     [Guardian.SignIn], [Guardian.SignOut], [Guardian.CurrentResource] and
+//     the middleware.
+//   - A [Revoker] remembers revocations: [MemoryRevoker] in this process,
+//     the sqlstore and redisstore modules across processes and restarts.
+//
+// # Middleware order
+//
+// Each middleware is a func(http.Handler) http.Handler and does one thing:
+//
+//	g.VerifyHeader(nil)          // find and verify the token; record the outcome
+//	  → g.LoadResource(nil)      // claims → user, for CurrentResource
+//	  → g.EnsureAuthenticated(nil) // refuse what has no valid token
+//	  → handler                  // reads CurrentToken, CurrentClaims, CurrentResource
+//
+// VerifyHeader never refuses a request by itself (unless
+// VerifyOptions.RejectInvalid is set), so the same chain without
+// EnsureAuthenticated serves routes open to anonymous users too. Put
+// EnsureNotAuthenticated in front of login and sign-up.
+//
+// # Errors
+//
+// Every failure wraps one of the package's sentinel errors, tested with
+// [errors.Is]; failures of the token itself also wrap [ErrInvalidToken].
+// The default error handler answers as RFC 6750 says ([ErrorStatus]): 401
+// with a bare challenge when there is no token, 400 invalid_request for a
+// malformed header, 401 invalid_token for a bad, expired, revoked or
+// wrong-type token, 403 insufficient_scope, and 503 when the revocation
+// store cannot answer.
+//
+// # Security defaults
+//
+// Following RFC 8725: algorithms are pinned per key and "none" never
+// verifies; exp is required; iss and aud are checked when configured, and a
+// token naming an audience is refused when none is configured; the typ claim
+// must be one the caller accepts (access only, by default); jku, x5u, x5c,
+// jwk and crit headers are refused, never fetched; tokens over a size bound
+// (8 KiB) are refused before any decoding; HMAC secrets shorter than the
+// hash and RSA keys under 2048 bits are refused; login compares a dummy
+// bcrypt hash for unknown users ([Passwords.Check]).
+//
+// # Revocation
+//
+// A token is revoked by jti until its exp; [Issuer.RevokeSubject] revokes
+// every token of a user issued up to now ("log out everywhere");
+// [Issuer.RevokeFamily] revokes every token of one login (its access and
+// refresh tokens, refreshed or not). With a Revoker configured, every
+// verification asks it, tokens without jti are refused, and a Revoker that
+// cannot answer makes verification fail with [ErrUnavailable] (fail
+// closed).
+//
+// # Writing a Revoker
+//
+// A [Revoker] has two methods; its doc comment is the contract. Call
+// [Revocation.Validate] first in Revoke, use [SubjectCutoffCovers] for the
+// subject cut-off, never answer "not revoked" when the store could not be
+// asked, and run the conformance suite of package revokertest in your
+// tests:
+//
+//	func TestConformance(t *testing.T) {
+//		revokertest.Run(t, func(t *testing.T) guardian.Revoker { return store })
+//	}
+//
+// # Testing apps
+//
+// Package guardiantest builds a throwaway issuer, mints tokens for users,
+// attaches them to requests, and provides a settable clock.
+package guardian

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Runs every check and every test of every module: gofmt, go mod tidy -diff,
+# go vet, staticcheck, and go test -race. The one test command of the README
+# and of CI (.ci/run).
+#
+# Integration tests talk to real servers, found through these variables
+# (defaults: the standard local ports):
+#   GUARDIAN_TEST_POSTGRES_DSN  postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+#   GUARDIAN_TEST_MYSQL_DSN     root@tcp(127.0.0.1:3306)/test?parseTime=true
+#   GUARDIAN_TEST_REDIS_URL     redis://127.0.0.1:6379/0
+# A server that does not answer is started if it is installed here. If it
+# still does not answer, its tests skip; with CI=true they fail instead.
+#
+# Options: SKIP_LINT=1 skips staticcheck (it is fetched from the module proxy
+# on first use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOWORK=off
+
+# The modules, in dependency order. Nested modules have their own go.mod.
+modules=()
+for m in . sqlstore redisstore examples benchmarks; do
+  [ -f "$m/go.mod" ] && modules+=("$m")
+done
+
+export GUARDIAN_TEST_POSTGRES_DSN="${GUARDIAN_TEST_POSTGRES_DSN-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+export GUARDIAN_TEST_MYSQL_DSN="${GUARDIAN_TEST_MYSQL_DSN-root@tcp(127.0.0.1:3306)/test?parseTime=true}"
+export GUARDIAN_TEST_REDIS_URL="${GUARDIAN_TEST_REDIS_URL-redis://127.0.0.1:6379/0}"
+
+say() { printf '== %s\n' "$*"; }
+
+# port_open HOST PORT: whether something listens there.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# wait_port HOST PORT: up to 30 s.
+wait_port() {
+  for _ in $(seq 60); do port_open "$1" "$2" && return 0; sleep 0.5; done
+  return 1
+}
+
+# ensure NAME HOST PORT VAR START...: make the server answer, or unset VAR so
+# its tests skip (and fail under CI=true).
+ensure() {
+  local name=$1 host=$2 port=$3 var=$4; shift 4
+  [ -n "${!var}" ] || return 0
+  port_open "$host" "$port" && return 0
+  say "$name is not answering on $host:$port; starting it"
+  if "$@" >/dev/null 2>&1 && wait_port "$host" "$port"; then return 0; fi
+  say "$name could not be started: its tests will skip (and fail under CI=true)"
+  unset "$var"
+}
+
+start_postgres() { command -v pg_ctlcluster >/dev/null && pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start; }
+start_mariadb() { command -v mariadbd >/dev/null && start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd; }
+start_redis() {
+  command -v redis-server >/dev/null &&
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir "${TMPDIR:-/tmp}" --logfile "${TMPDIR:-/tmp}/guardian-redis.log"
+}
+
+if printf '%s\n' "${modules[@]}" | grep -qx sqlstore; then
+  ensure PostgreSQL 127.0.0.1 5432 GUARDIAN_TEST_POSTGRES_DSN start_postgres
+  ensure MariaDB 127.0.0.1 3306 GUARDIAN_TEST_MYSQL_DSN start_mariadb
+fi
+if printf '%s\n' "${modules[@]}" | grep -qx redisstore; then
+  ensure Redis 127.0.0.1 6379 GUARDIAN_TEST_REDIS_URL start_redis
+fi
+
+say "gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  printf 'gofmt would change:\n%s\n' "$unformatted"
+  exit 1
+fi
+
+status=0
+for m in "${modules[@]}"; do
+  say "module $m"
+  (
+    cd "$m"
+    go mod tidy -diff
+    go vet ./...
+    if [ -z "${SKIP_LINT:-}" ]; then
+      go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+    fi
+    go test -race -count=1 ./...
+  ) || status=1
+done
+
+if [ "$status" -ne 0 ]; then
+  say "FAILED"
+else
+  say "all modules passed"
+fi
+exit "$status"
