@@ -39,6 +39,20 @@ type Revoker interface {
 	Revoked(ctx context.Context, c *Claims) (bool, error)
 }
 
+// A TokenConsumer is a Revoker that can also revoke a token atomically,
+// telling whether it was already revoked. Refresh uses it to consume a
+// refresh token exactly once, so that two concurrent refreshes with the same
+// token cannot both succeed (RFC 9700 §4.14.2). Without it, Refresh checks
+// and then revokes, and two requests racing within one store round trip can
+// both pass. Every store of this repository implements it.
+type TokenConsumer interface {
+	Revoker
+	// Consume records r, which is of kind RevokeToken, and reports whether
+	// this call recorded it: false, with a nil error, when the token was
+	// already revoked. Like Revoke, a nil error means r is durable.
+	Consume(ctx context.Context, r Revocation) (first bool, err error)
+}
+
 // RevocationKind says what a [Revocation] names.
 type RevocationKind uint8
 

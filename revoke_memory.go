@@ -2,6 +2,7 @@ package guardian
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -36,7 +37,7 @@ type MemoryRevokerOptions struct {
 	SweepInterval time.Duration
 }
 
-var _ Revoker = (*MemoryRevoker)(nil)
+var _ TokenConsumer = (*MemoryRevoker)(nil)
 
 // NewMemoryRevoker returns an empty MemoryRevoker.
 func NewMemoryRevoker(opts *MemoryRevokerOptions) *MemoryRevoker {
@@ -87,6 +88,30 @@ func (m *MemoryRevoker) Revoke(ctx context.Context, r Revocation) error {
 		m.subjects[r.ID] = subjectCut{at: later(old.at, r.At), until: later(old.until, r.Until)}
 	}
 	return nil
+}
+
+// Consume revokes a token unless it was already revoked, atomically, and
+// reports whether this call revoked it.
+func (m *MemoryRevoker) Consume(ctx context.Context, r Revocation) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if err := r.Validate(); err != nil {
+		return false, err
+	}
+	if r.Kind != RevokeToken {
+		return false, fmt.Errorf("%w: Consume takes token revocations, got %s", errInvalidRevocation, r.Kind)
+	}
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if until, ok := m.tokens[r.ID]; ok && until.After(now) {
+		return false, nil
+	}
+	if r.Until.After(now) {
+		m.tokens[r.ID] = r.Until
+	}
+	return true, nil
 }
 
 // Revoked reports whether c is revoked. It takes no lock for writing and

@@ -123,7 +123,8 @@ func randomID() string {
 // Refresh verifies a token of any known type and issues a new token of the
 // same type, subject, audience, family and custom claims, with a fresh jti
 // and lifetime. With a Revoker, the presented token is revoked, so it
-// refreshes once.
+// refreshes once; with a [TokenConsumer] (every store of this repository),
+// that holds even for concurrent requests.
 //
 // A refresh token presented again after it was revoked is taken as stolen
 // (RFC 9700 §4.14.2): its whole family, every token rotated from the same
@@ -131,10 +132,8 @@ func randomID() string {
 func (i *Issuer) Refresh(ctx context.Context, raw string) (Token, error) {
 	old, err := i.verify(ctx, raw, i.acceptTypes, true)
 	if err != nil {
-		if errors.Is(err, ErrRevoked) && old != nil && old.Type == Refresh && old.Family != "" {
-			if ferr := i.RevokeFamily(ctx, old.Family); ferr != nil {
-				return Token{}, errors.Join(err, ferr)
-			}
+		if errors.Is(err, ErrRevoked) && old != nil {
+			return Token{}, i.reused(ctx, old, err)
 		}
 		return Token{}, err
 	}
@@ -147,12 +146,32 @@ func (i *Issuer) Refresh(ctx context.Context, raw string) (Token, error) {
 			return Token{}, fmt.Errorf("guardian: OnRefresh: %w", err)
 		}
 	}
-	if i.revoker != nil {
-		if err := i.RevokeClaims(ctx, old); err != nil {
-			return Token{}, err
-		}
+	if i.revoker == nil {
+		return next, nil
+	}
+	consumer, _ := i.revoker.(TokenConsumer)
+	first, err := i.revokeToken(ctx, old, consumer)
+	if err != nil {
+		return Token{}, err
+	}
+	if !first {
+		// Another request refreshed the same token first. The family,
+		// which next belongs to too, is revoked as for any reuse.
+		return Token{}, i.reused(ctx, old, invalid(ErrRevoked, "already refreshed"))
 	}
 	return next, nil
+}
+
+// reused answers a refresh with a revoked token: a refresh token's family
+// is revoked as a whole. It returns cause, joined with any failure to revoke.
+func (i *Issuer) reused(ctx context.Context, old *Claims, cause error) error {
+	if old.Type != Refresh || old.Family == "" {
+		return cause
+	}
+	if err := i.RevokeFamily(ctx, old.Family); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
 }
 
 // Exchange verifies a token whose type is one of from and issues a token of
@@ -209,15 +228,31 @@ func (i *Issuer) Revoke(ctx context.Context, raw string) error {
 // RevokeClaims revokes the token c describes (by jti) until its exp, after
 // the OnRevoke hook.
 func (i *Issuer) RevokeClaims(ctx context.Context, c *Claims) error {
+	_, err := i.revokeToken(ctx, c, nil)
+	return err
+}
+
+// revokeToken revokes c by jti until its exp (leeway included), after the
+// OnRevoke hook. With a consumer it revokes atomically and reports whether
+// this call did; otherwise first is always true.
+func (i *Issuer) revokeToken(ctx context.Context, c *Claims, consumer TokenConsumer) (first bool, err error) {
 	if c == nil || c.ID == "" {
-		return invalid(ErrMissingClaim, "jti (needed for revocation)")
+		return false, invalid(ErrMissingClaim, "jti (needed for revocation)")
 	}
 	if i.hooks.OnRevoke != nil {
 		if err := i.hooks.OnRevoke(ctx, c); err != nil {
-			return fmt.Errorf("guardian: OnRevoke: %w", err)
+			return false, fmt.Errorf("guardian: OnRevoke: %w", err)
 		}
 	}
-	return i.record(ctx, Revocation{Kind: RevokeToken, ID: c.ID, At: i.now(), Until: c.ExpiresAt.Add(i.leeway)})
+	r := Revocation{Kind: RevokeToken, ID: c.ID, At: i.now(), Until: c.ExpiresAt.Add(i.leeway)}
+	if consumer == nil {
+		return true, i.record(ctx, r)
+	}
+	first, err = consumer.Consume(ctx, r)
+	if err != nil {
+		return false, fmt.Errorf("%w: revoke token: %w", ErrUnavailable, err)
+	}
+	return first, nil
 }
 
 // RevokeSubject revokes every token of subject issued until now, including

@@ -28,7 +28,8 @@ import (
 
 // Run runs every conformance test against Revokers made by newRevoker.
 // newRevoker is called once per subtest; it may return the same store each
-// time.
+// time. Stores that implement [guardian.TokenConsumer] have Consume tested
+// too.
 func Run(t *testing.T, newRevoker func(t *testing.T) guardian.Revoker) {
 	t.Helper()
 	tests := []struct {
@@ -47,6 +48,7 @@ func Run(t *testing.T, newRevoker func(t *testing.T) guardian.Revoker) {
 		{"RecordForgottenAfterUntil", testExpiry},
 		{"ConcurrentUse", testConcurrent},
 		{"CanceledContext", testCanceled},
+		{"ConsumeOnce", testConsume},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,4 +296,54 @@ func testCanceled(t *testing.T, r guardian.Revoker) {
 		t.Logf("Revoked(ctx past its deadline) = %v (does not wrap the context error; allowed, but wrapping helps callers)", err)
 	}
 	wantRevoked(t, r, c, true, "a token revoked before the canceled calls")
+}
+
+func testConsume(t *testing.T, r guardian.Revoker) {
+	consumer, ok := r.(guardian.TokenConsumer)
+	if !ok {
+		t.Log("the Revoker is not a guardian.TokenConsumer: refresh rotation cannot be made race-free with it")
+		return
+	}
+	c := token(NewID("sub"))
+	rev := guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt}
+	const racers = 12
+	var wg sync.WaitGroup
+	firsts := make(chan bool, racers)
+	for range racers {
+		wg.Go(func() {
+			first, err := consumer.Consume(context.Background(), rev)
+			if err != nil {
+				t.Errorf("Consume = %v", err)
+				return
+			}
+			firsts <- first
+		})
+	}
+	wg.Wait()
+	close(firsts)
+	n := 0
+	for first := range firsts {
+		if first {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d of %d concurrent Consume calls of one token reported first; want exactly 1", n, racers)
+	}
+	wantRevoked(t, r, c, true, "a consumed token")
+
+	revoked := token(NewID("sub"))
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: time.Now(), Until: revoked.ExpiresAt})
+	if first, err := consumer.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: time.Now(), Until: revoked.ExpiresAt}); err != nil || first {
+		t.Fatalf("Consume of a token revoked by Revoke = %v, %v; want false, nil", first, err)
+	}
+	if _, err := consumer.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeFamily, ID: NewID("fam"), At: time.Now(), Until: time.Now().Add(time.Hour)}); err == nil {
+		t.Fatal("Consume of a family revocation = nil error; want an error (Consume takes token revocations)")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	fresh := token(NewID("sub"))
+	if first, err := consumer.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: fresh.ID, At: time.Now(), Until: fresh.ExpiresAt}); err == nil {
+		t.Fatalf("Consume(canceled ctx) = %v, nil; want an error", first)
+	}
 }
