@@ -70,19 +70,18 @@ type Hooks struct {
 // An Issuer signs and verifies tokens with a [KeySet]. It is safe for
 // concurrent use; build one per service and share it.
 type Issuer struct {
-	keys        *KeySet
-	iss         string
-	aud         []string
-	ttl         map[TokenType]time.Duration
-	maxTTL      time.Duration
-	leeway      time.Duration
-	maxSize     int
-	now         func() time.Time
-	revoker     Revoker
-	failOpen    bool
-	hooks       Hooks
-	headerB64   string // the encoded JOSE header of every token we sign
-	acceptTypes []TokenType
+	keys      *KeySet
+	iss       string
+	aud       []string
+	ttl       map[TokenType]time.Duration
+	maxTTL    time.Duration
+	leeway    time.Duration
+	maxSize   int
+	now       func() time.Time
+	revoker   Revoker
+	failOpen  bool
+	hooks     Hooks
+	headerB64 string // the encoded JOSE header of every token we sign
 }
 
 // NewIssuer returns an Issuer that signs with keys' signing key and
@@ -124,9 +123,8 @@ func NewIssuer(keys *KeySet, opts *Options) (*Issuer, error) {
 		}
 		i.ttl[typ] = ttl
 	}
-	for typ, ttl := range i.ttl {
+	for _, ttl := range i.ttl {
 		i.maxTTL = max(i.maxTTL, ttl)
-		i.acceptTypes = append(i.acceptTypes, typ)
 	}
 	for _, a := range i.aud {
 		if a == "" {

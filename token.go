@@ -120,17 +120,20 @@ func randomID() string {
 	return b64.EncodeToString(b[:])
 }
 
-// Refresh verifies a token of any known type and issues a new token of the
-// same type, subject, audience, family and custom claims, with a fresh jti
-// and lifetime. With a Revoker, the presented token is revoked, so it
+// Refresh verifies a token whose type is one of types (none: refresh
+// tokens only) and issues a new token of the same type, subject, audience,
+// family and custom claims, with a fresh jti and lifetime. With a Revoker, the presented token is revoked, so it
 // refreshes once; with a [TokenConsumer] (every store of this repository),
 // that holds even for concurrent requests.
 //
 // A refresh token presented again after it was revoked is taken as stolen
 // (RFC 9700 §4.14.2): its whole family, every token rotated from the same
 // login, is revoked, and Refresh returns ErrRevoked.
-func (i *Issuer) Refresh(ctx context.Context, raw string) (Token, error) {
-	old, err := i.verify(ctx, raw, i.acceptTypes, true)
+func (i *Issuer) Refresh(ctx context.Context, raw string, types ...TokenType) (Token, error) {
+	if len(types) == 0 {
+		types = []TokenType{Refresh}
+	}
+	old, err := i.verify(ctx, raw, types, true)
 	if err != nil {
 		if errors.Is(err, ErrRevoked) && old != nil {
 			return Token{}, i.reused(ctx, old, err)
