@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/guardian-go/guardian"
+)
+
+// maxBody bounds request bodies: logins and refreshes are small.
+const maxBody = 4 << 10
+
+// server is the example API.
+type server struct {
+	g         *guardian.Guardian[*user]
+	users     *userStore
+	passwords guardian.Passwords
+	logger    *slog.Logger
+	mux       *http.ServeMux
+}
+
+// newServer wires the library: issuer with the store as Revoker, the
+// Guardian over the demo users, and the routes.
+func newServer(keys *guardian.KeySet, revoker guardian.Revoker, logger *slog.Logger) (*server, error) {
+	issuer, err := guardian.NewIssuer(keys, &guardian.Options{
+		Issuer:   "guardian-example",
+		Audience: []string{"guardian-example"},
+		Revoker:  revoker,
+		Leeway:   5 * time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &server{users: newUserStore(), passwords: guardian.Passwords{}, logger: logger, mux: http.NewServeMux()}
+	if err := s.users.add("1", "alice@example.com", "correct horse battery staple", s.passwords); err != nil {
+		return nil, err
+	}
+	s.g, err = guardian.New(issuer,
+		func(u *user) (string, error) { return u.ID, nil },
+		func(ctx context.Context, c *guardian.Claims) (*user, error) { return s.users.byID(c.Subject) },
+		&guardian.AuthOptions[*user]{ErrorHandler: s.authError})
+	if err != nil {
+		return nil, err
+	}
+	protect := func(h http.HandlerFunc) http.Handler {
+		return s.g.VerifyHeader(nil)(s.g.LoadResource(nil)(s.g.EnsureAuthenticated(nil)(h)))
+	}
+	s.mux.HandleFunc("POST /api/login", s.login)
+	s.mux.HandleFunc("POST /api/refresh", s.refresh)
+	s.mux.Handle("GET /api/me", protect(s.me))
+	s.mux.Handle("POST /api/logout", protect(s.logout))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	if keys.SigningKey().Public() != nil { // asymmetric: publish the public key
+		jwks, err := guardian.JWKSHandler(keys, 5*time.Minute)
+		if err != nil {
+			return nil, err
+		}
+		s.mux.Handle("GET /.well-known/jwks.json", jwks)
+	}
+	return s, nil
+}
+
+// ServeHTTP logs each request (never its tokens or body) and recovers from
+// panics with a bare 500.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		if p := recover(); p != nil {
+			s.logger.Error("panic", "path", r.URL.Path, "panic", p)
+			writeJSON(rec, http.StatusInternalServerError, errorJSON{Error: "server_error"})
+		}
+		s.logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+	}()
+	s.mux.ServeHTTP(rec, r)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+type errorJSON struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+type userJSON struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+type tokensJSON struct {
+	Token        string    `json:"token"`
+	RefreshToken string    `json:"refresh_token"`
+	Exp          int64     `json:"exp"`
+	User         *userJSON `json:"user,omitempty"`
+}
+
+// login checks the password and answers with an access token and a refresh
+// token of the same family.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		writeJSON(w, http.StatusBadRequest, errorJSON{Error: "invalid_request", Description: err.Error()})
+		return
+	}
+	u, _ := s.users.byEmail(in.Email)
+	hash := ""
+	if u != nil {
+		hash = u.passwordHash
+	}
+	// Check spends one bcrypt comparison whether or not the user exists.
+	if err := s.passwords.Check(hash, in.Password); err != nil {
+		if !errors.Is(err, guardian.ErrInvalidCredentials) {
+			s.logger.Error("password check", "err", err)
+		}
+		writeJSON(w, http.StatusUnauthorized, errorJSON{Error: "invalid_credentials", Description: "wrong email or password"})
+		return
+	}
+	access, _, err := s.g.SignIn(w, r, u)
+	if err != nil {
+		s.serverError(w, "sign in", err)
+		return
+	}
+	refresh, err := s.g.Issue(r.Context(), u, &guardian.IssueOptions{Type: guardian.Refresh, Family: access.Claims.Family})
+	if err != nil {
+		s.serverError(w, "issue refresh token", err)
+		return
+	}
+	s.logger.Info("login", "user", u.ID)
+	writeJSON(w, http.StatusOK, tokensJSON{
+		Token: access.Raw, RefreshToken: refresh.Raw, Exp: access.Claims.ExpiresAt.Unix(),
+		User: &userJSON{ID: u.ID, Email: u.Email},
+	})
+}
+
+// refresh rotates a refresh token: the presented one is consumed, a new one
+// of the same family is returned with a new access token. A reused refresh
+// token revokes its family.
+func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := decodeBody(w, r, &in); err != nil || in.RefreshToken == "" {
+		desc := "refresh_token is required"
+		if err != nil {
+			desc = err.Error()
+		}
+		writeJSON(w, http.StatusBadRequest, errorJSON{Error: "invalid_request", Description: desc})
+		return
+	}
+	issuer := s.g.Issuer()
+	rotated, err := issuer.Refresh(r.Context(), in.RefreshToken)
+	if err != nil {
+		if errors.Is(err, guardian.ErrRevoked) {
+			s.logger.Warn("refresh token reuse: family revoked")
+		}
+		s.authError(w, r, err)
+		return
+	}
+	access, err := issuer.Exchange(r.Context(), rotated.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access)
+	if err != nil {
+		s.authError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Authorization", "Bearer "+access.Raw)
+	h.Set("X-Expires", strconv.FormatInt(access.Claims.ExpiresAt.Unix(), 10))
+	writeJSON(w, http.StatusOK, tokensJSON{Token: access.Raw, RefreshToken: rotated.Raw, Exp: access.Claims.ExpiresAt.Unix()})
+}
+
+func (s *server) me(w http.ResponseWriter, r *http.Request) {
+	u, _ := s.g.CurrentResource(r.Context())
+	writeJSON(w, http.StatusOK, userJSON{ID: u.ID, Email: u.Email})
+}
+
+// logout revokes the access token and every token of its login.
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	if err := s.g.SignOut(r); err != nil {
+		s.authError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// authError answers as the library's default handler does, and logs server
+// failures (never the token).
+func (s *server) authError(w http.ResponseWriter, r *http.Request, err error) {
+	if status, _ := guardian.ErrorStatus(err); status >= 500 {
+		s.logger.Error("auth", "path", r.URL.Path, "err", err)
+	}
+	s.g.DefaultErrorHandler(w, r, err)
+}
+
+func (s *server) serverError(w http.ResponseWriter, what string, err error) {
+	s.logger.Error(what, "err", err)
+	status := http.StatusInternalServerError
+	code := "server_error"
+	if errors.Is(err, guardian.ErrUnavailable) {
+		status, code = http.StatusServiceUnavailable, "temporarily_unavailable"
+	}
+	writeJSON(w, status, errorJSON{Error: code})
+}
+
+// decodeBody reads one JSON object of at most maxBody bytes.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return errors.New("body too large")
+		case errors.Is(err, io.EOF):
+			return errors.New("empty body")
+		}
+		return errors.New("body is not the expected JSON object")
+	}
+	if dec.More() {
+		return errors.New("body holds more than one JSON value")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/redis/go-redis/v9"
+	_ "modernc.org/sqlite"
+
+	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/redisstore"
+	"github.com/guardian-go/guardian/sqlstore"
+)
+
+// store is an open revocation store and what closes it.
+type store struct {
+	revoker guardian.Revoker
+	kind    string
+	closers []func() error
+}
+
+// Close closes the store, then its connection.
+func (s *store) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// openStore opens the store the -store flag names: an SQLite file path (or
+// sqlite:PATH), or a postgres://, postgresql://, mysql:// or redis:// URL.
+// SQL tables are created when missing.
+func openStore(ctx context.Context, spec string) (*store, error) {
+	scheme, _, _ := strings.Cut(spec, "://")
+	switch {
+	case scheme == "postgres" || scheme == "postgresql":
+		return openSQL(ctx, "pgx", spec, sqlstore.Postgres, "postgres")
+	case scheme == "mysql":
+		dsn, err := mysqlDSN(spec)
+		if err != nil {
+			return nil, err
+		}
+		return openSQL(ctx, "mysql", dsn, sqlstore.MySQL, "mysql")
+	case scheme == "redis" || scheme == "rediss":
+		return openRedis(ctx, spec)
+	case strings.Contains(spec, "://"):
+		return nil, fmt.Errorf("-store %q: unknown scheme %q", redact(spec), scheme)
+	default:
+		path := strings.TrimPrefix(spec, "sqlite:")
+		if path == "" {
+			return nil, fmt.Errorf("-store: empty SQLite path")
+		}
+		// WAL and synchronous=FULL: a revocation that returned is on disk.
+		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)"
+		return openSQL(ctx, "sqlite", dsn, sqlstore.SQLite, "sqlite")
+	}
+}
+
+func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, kind string) (*store, error) {
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", kind, err)
+	}
+	if dialect == sqlstore.SQLite {
+		db.SetMaxOpenConns(1) // one writer; SQLite serializes writes anyway
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s store: %w", kind, err)
+	}
+	s, err := sqlstore.New(db, dialect, nil)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.CreateSchema(pingCtx); err != nil {
+		s.Close()
+		db.Close()
+		return nil, fmt.Errorf("create %s tables: %w", kind, err)
+	}
+	return &store{revoker: s, kind: kind, closers: []func() error{s.Close, db.Close}}, nil
+}
+
+func openRedis(ctx context.Context, spec string) (*store, error) {
+	opts, err := redis.ParseURL(spec)
+	if err != nil {
+		return nil, fmt.Errorf("-store: %w", err)
+	}
+	opts.ContextTimeoutEnabled = true
+	client := redis.NewClient(opts)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("connect to redis store: %w", err)
+	}
+	s, err := redisstore.New(client, nil)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	return &store{revoker: s, kind: "redis", closers: []func() error{client.Close}}, nil
+}
+
+// mysqlDSN turns mysql://user:pass@host:port/db?params into the driver's
+// DSN.
+func mysqlDSN(spec string) (string, error) {
+	u, err := url.Parse(spec)
+	if err != nil {
+		return "", fmt.Errorf("-store: %w", err)
+	}
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = u.Host
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	cfg.ParseTime = true
+	if cfg.DBName == "" {
+		return "", fmt.Errorf("-store: the MySQL URL names no database")
+	}
+	return cfg.FormatDSN(), nil
+}
+
+// redact drops the password of a URL for messages.
+func redact(spec string) string {
+	u, err := url.Parse(spec)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
