@@ -55,7 +55,9 @@ func newServer(keys *guardian.KeySet, revoker guardian.Revoker, logger *slog.Log
 	s.mux.HandleFunc("POST /api/refresh", s.refresh)
 	s.mux.Handle("GET /api/me", protect(s.me))
 	s.mux.Handle("POST /api/logout", protect(s.logout))
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
 	if keys.SigningKey().Public() != nil { // asymmetric: publish the public key
 		jwks, err := guardian.JWKSHandler(keys, 5*time.Minute)
 		if err != nil {

@@ -17,9 +17,9 @@ type user struct {
 
 // userStore stands in for a users table.
 type userStore struct {
-	mu      sync.RWMutex
-	ids     map[string]*user
-	emails  map[string]*user
+	mu     sync.RWMutex
+	ids    map[string]*user
+	emails map[string]*user
 }
 
 func newUserStore() *userStore {
