@@ -116,8 +116,8 @@ func (g *Guardian[U]) SignIn(w http.ResponseWriter, r *http.Request, user U) (To
 	if err != nil {
 		return Token{}, r, err
 	}
-	st := &authState{token: tok.Raw, claims: tok.Claims, resource: user, loaded: true}
-	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	ctx, _ := withState(r.Context(), authState{token: tok.Raw, claims: tok.Claims, resource: user, loaded: true})
+	r = r.WithContext(ctx)
 	h := w.Header()
 	h.Set("Authorization", g.scheme+" "+tok.Raw)
 	h.Set("X-Expires", strconv.FormatInt(tok.Claims.ExpiresAt.Unix(), 10))

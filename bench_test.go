@@ -15,7 +15,7 @@ import (
 // benchChain builds the full chain (VerifyHeader → LoadResource →
 // EnsureAuthenticated → a handler reading the claims) with the memory
 // Revoker on, and a request carrying a valid access token.
-func benchChain(b *testing.B, key *guardian.Key) (http.Handler, *http.Request) {
+func benchChain(b *testing.B, key *guardian.Key, cacheSize int) (http.Handler, *http.Request) {
 	b.Helper()
 	keys, err := guardian.NewKeySet(key)
 	if err != nil {
@@ -23,7 +23,8 @@ func benchChain(b *testing.B, key *guardian.Key) (http.Handler, *http.Request) {
 	}
 	issuer, err := guardian.NewIssuer(keys, &guardian.Options{
 		Issuer: "https://api.example.com", Audience: []string{"bench"},
-		Revoker: guardian.NewMemoryRevoker(nil),
+		Revoker:   guardian.NewMemoryRevoker(nil),
+		CacheSize: cacheSize,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -63,27 +64,37 @@ func runChain(b *testing.B, h http.Handler, r *http.Request) {
 	}
 }
 
-// BenchmarkChain measures a request through the whole middleware chain.
+// BenchmarkChain measures a request through the whole middleware chain,
+// with and without the verified-token cache; "none" is the same handler
+// without middleware.
 func BenchmarkChain(b *testing.B) {
-	b.Run("HS256", func(b *testing.B) {
-		key, err := guardian.NewHMACKey("k1", guardian.HS256, []byte("0123456789abcdef0123456789abcdef"))
-		if err != nil {
-			b.Fatal(err)
+	hs256, err := guardian.NewHMACKey("k1", guardian.HS256, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	es256, err := guardian.NewSigningKey("k1", guardian.ES256, priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, key := range []*guardian.Key{hs256, es256} {
+		for _, cache := range []int{0, 1000} {
+			name := string(key.Algorithm())
+			if cache > 0 {
+				name += "/cached"
+			}
+			b.Run(name, func(b *testing.B) {
+				h, r := benchChain(b, key, cache)
+				runChain(b, h, r)
+			})
 		}
-		h, r := benchChain(b, key)
-		runChain(b, h, r)
-	})
-	b.Run("ES256", func(b *testing.B) {
-		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			b.Fatal(err)
-		}
-		key, err := guardian.NewSigningKey("k1", guardian.ES256, priv)
-		if err != nil {
-			b.Fatal(err)
-		}
-		h, r := benchChain(b, key)
-		runChain(b, h, r)
+	}
+	b.Run("none", func(b *testing.B) {
+		r := httptest.NewRequest(http.MethodGet, "/api/me", nil)
+		runChain(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }), r)
 	})
 }
 

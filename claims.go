@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -44,7 +45,7 @@ type Claims struct {
 	// ExpiresAt is exp; verification requires it.
 	ExpiresAt time.Time
 
-	payload []byte // the decoded JSON payload, for Custom
+	payload string // the decoded JSON payload, for Custom
 }
 
 // Custom decodes the token's payload into v, a pointer to a struct (or map)
@@ -54,7 +55,7 @@ func (c *Claims) Custom(v any) error {
 	if len(c.payload) == 0 {
 		return errors.New("guardian: claims carry no payload")
 	}
-	if err := json.Unmarshal(c.payload, v); err != nil {
+	if err := json.Unmarshal([]byte(c.payload), v); err != nil {
 		return fmt.Errorf("guardian: decode custom claims: %w", err)
 	}
 	return nil
@@ -77,7 +78,7 @@ func (c *Claims) customMembers() (json.RawMessage, error) {
 		return nil, nil
 	}
 	var all map[string]json.RawMessage
-	if err := json.Unmarshal(c.payload, &all); err != nil {
+	if err := json.Unmarshal([]byte(c.payload), &all); err != nil {
 		return nil, invalid(ErrMalformedToken, "payload is not a JSON object")
 	}
 	for name := range registeredNames {
@@ -91,15 +92,18 @@ func (c *Claims) customMembers() (json.RawMessage, error) {
 
 // wireClaims is the JSON form of the registered claims.
 type wireClaims struct {
-	Iss string       `json:"iss,omitempty"`
-	Sub string       `json:"sub,omitempty"`
-	Aud audience     `json:"aud,omitempty"`
-	Typ TokenType    `json:"typ,omitempty"`
-	Jti string       `json:"jti,omitempty"`
-	Fam string       `json:"fam,omitempty"`
-	Iat *numericDate `json:"iat,omitempty"`
-	Nbf *numericDate `json:"nbf,omitempty"`
-	Exp *numericDate `json:"exp,omitempty"`
+	Iss string    `json:"iss,omitempty"`
+	Sub string    `json:"sub,omitempty"`
+	Aud audience  `json:"aud,omitempty"`
+	Typ TokenType `json:"typ,omitempty"`
+	Jti string    `json:"jti,omitempty"`
+	Fam string    `json:"fam,omitempty"`
+	// Dates are values, not pointers: encoding/json sets a nil pointer for
+	// a JSON null without calling UnmarshalJSON, which would let "exp":
+	// null pass as a missing claim instead of a malformed one.
+	Iat numericDate `json:"iat,omitzero"`
+	Nbf numericDate `json:"nbf,omitzero"`
+	Exp numericDate `json:"exp,omitzero"`
 }
 
 // encodePayload renders c, then merges the custom members (a JSON object or
@@ -108,7 +112,7 @@ func encodePayload(c *Claims, custom json.RawMessage) ([]byte, error) {
 	w := wireClaims{
 		Iss: c.Issuer, Sub: c.Subject, Aud: audience(c.Audience), Typ: c.Type,
 		Jti: c.ID, Fam: c.Family,
-		Iat: dateOrNil(c.IssuedAt), Nbf: dateOrNil(c.NotBefore), Exp: dateOrNil(c.ExpiresAt),
+		Iat: numericDate{c.IssuedAt}, Nbf: numericDate{c.NotBefore}, Exp: numericDate{c.ExpiresAt},
 	}
 	out, err := json.Marshal(w)
 	if err != nil {
@@ -143,27 +147,32 @@ func encodeCustom(v any) (json.RawMessage, error) {
 	if err := json.Unmarshal(raw, &members); err != nil {
 		return nil, fmt.Errorf("guardian: custom claims must encode to a JSON object: %w", err)
 	}
-	if members == nil {
+	if len(members) == 0 { // null, or an empty object such as "{ }"
 		return nil, nil
 	}
 	for name := range members {
-		if registeredNames[name] {
-			return nil, fmt.Errorf("guardian: custom claim %q is a registered claim; set it through the issuer", name)
+		// encoding/json matches names case-insensitively when decoding
+		// (with Unicode folding: "ſub" is "sub"), so a custom "EXP" would
+		// set exp. Refuse every name that folds to a registered one.
+		for reg := range registeredNames {
+			if strings.EqualFold(name, reg) {
+				return nil, fmt.Errorf("guardian: custom claim %q is a registered claim; set it through the issuer", name)
+			}
 		}
 	}
 	return raw, nil
 }
 
-// decodePayload parses a JWT payload into Claims.
-func decodePayload(payload []byte) (*Claims, error) {
+// decodePayload parses a JWT payload into Claims with encoding/json.
+func decodePayload(payload string) (*Claims, error) {
 	var w wireClaims
-	if err := json.Unmarshal(payload, &w); err != nil {
+	if err := json.Unmarshal([]byte(payload), &w); err != nil {
 		return nil, invalid(ErrMalformedToken, "payload: "+jsonProblem(err))
 	}
 	c := &Claims{
 		Issuer: w.Iss, Subject: w.Sub, Audience: []string(w.Aud), Type: w.Typ,
 		ID: w.Jti, Family: w.Fam,
-		IssuedAt: w.Iat.time(), NotBefore: w.Nbf.time(), ExpiresAt: w.Exp.time(),
+		IssuedAt: w.Iat.t, NotBefore: w.Nbf.t, ExpiresAt: w.Exp.t,
 		payload: payload,
 	}
 	return c, nil
@@ -218,7 +227,7 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 // a fraction (RFC 7519 §2). Written as whole seconds.
 type numericDate struct{ t time.Time }
 
-// maxNumericDate bounds NumericDate values to what float64 holds exactly,
+// maxNumericDate bounds NumericDate values (exclusive) to what float64 holds exactly,
 // far beyond any real expiry (year 285 million).
 const maxNumericDate = 1 << 53
 
@@ -226,19 +235,8 @@ type dateError struct{}
 
 func (e *dateError) Error() string { return "a date claim is not a valid NumericDate" }
 
-func dateOrNil(t time.Time) *numericDate {
-	if t.IsZero() {
-		return nil
-	}
-	return &numericDate{t}
-}
-
-func (d *numericDate) time() time.Time {
-	if d == nil {
-		return time.Time{}
-	}
-	return d.t
-}
+// IsZero reports whether the date is unset, for omitzero.
+func (d numericDate) IsZero() bool { return d.t.IsZero() }
 
 func (d numericDate) MarshalJSON() ([]byte, error) {
 	return strconv.AppendInt(nil, d.t.Unix(), 10), nil
@@ -251,7 +249,7 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 		return &dateError{}
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || f < 0 || f > maxNumericDate {
+	if err != nil || f < 0 || f >= maxNumericDate {
 		return &dateError{}
 	}
 	sec, frac := math.Modf(f)

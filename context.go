@@ -16,6 +16,27 @@ type authState struct {
 	loaded   bool
 }
 
+// stateContext carries an authState: the context value and the state in
+// one allocation.
+type stateContext struct {
+	context.Context
+	state authState
+}
+
+// Value answers stateKey with the state and asks the parent otherwise.
+func (c *stateContext) Value(key any) any {
+	if _, ok := key.(stateKey); ok {
+		return &c.state
+	}
+	return c.Context.Value(key)
+}
+
+// withState returns a child of parent carrying st, and the state it holds.
+func withState(parent context.Context, st authState) (context.Context, *authState) {
+	c := &stateContext{Context: parent, state: st}
+	return c, &c.state
+}
+
 func stateOf(ctx context.Context) *authState {
 	st, _ := ctx.Value(stateKey{}).(*authState)
 	return st

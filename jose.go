@@ -33,8 +33,9 @@ type joseHeader struct {
 }
 
 // b64 is the strict unpadded base64url of JWS compact serialization: it
-// refuses padding, line breaks and non-zero trailing bits, so one token has
-// one spelling.
+// refuses padding and non-zero trailing bits. It skips CR and LF, as every
+// encoding/base64 decoder does, so splitToken refuses them first: one token
+// has one spelling.
 var b64 = base64.RawURLEncoding.Strict()
 
 // splitToken splits a compact JWS into its three parts.
@@ -49,6 +50,11 @@ func splitToken(raw string) (header, payload, sig string, err error) {
 	}
 	if h == "" || p == "" || s == "" {
 		return "", "", "", invalid(ErrMalformedToken, "empty part")
+	}
+	// base64 decoding skips line breaks, even in strict mode: refuse them,
+	// so one token has one spelling.
+	if strings.IndexByte(raw, '\n') >= 0 || strings.IndexByte(raw, '\r') >= 0 {
+		return "", "", "", invalid(ErrMalformedToken, "line break in token")
 	}
 	return h, p, s, nil
 }

@@ -152,7 +152,8 @@ func NewVerificationKey(id string, alg Algorithm, pub crypto.PublicKey) (*Key, e
 // sign returns the signature of the JWS signing input.
 func (k *Key) sign(signingInput string) ([]byte, error) {
 	if k.hmac != nil {
-		return k.hmac.sum(nil, signingInput), nil
+		buf := []byte(signingInput)
+		return append([]byte(nil), k.hmac.sum(buf, len(buf))...), nil
 	}
 	if k.signer == nil {
 		return nil, fmt.Errorf("%w: key %q cannot sign", ErrKey, k.id)
@@ -162,12 +163,20 @@ func (k *Key) sign(signingInput string) ([]byte, error) {
 
 // verify checks sig over the signing input.
 func (k *Key) verify(signingInput string, sig []byte) error {
+	sc := getScratch()
+	defer putScratch(sc)
+	return k.verifyWith(signingInput, sig, sc)
+}
+
+// verifyWith is verify with buffers from sc.
+func (k *Key) verifyWith(signingInput string, sig []byte, sc *scratch) error {
 	if k.hmac != nil {
 		if len(sig) != k.hmac.size {
 			return invalid(ErrInvalidSignature, "")
 		}
-		var buf [sha512.Size]byte
-		if !hmac.Equal(k.hmac.sum(buf[:0], signingInput), sig) {
+		sc.mac = append(sc.mac[:0], signingInput...)
+		sum := k.hmac.sum(sc.mac, len(sc.mac))
+		if !hmac.Equal(sum, sig) {
 			return invalid(ErrInvalidSignature, "")
 		}
 		return nil
@@ -185,15 +194,13 @@ type hmacPool struct {
 	size int
 }
 
-func (p *hmacPool) sum(dst []byte, msg string) []byte {
+// sum computes the MAC of buf[:n] and appends it to buf, returning the MAC
+// (a subslice of the grown buf).
+func (p *hmacPool) sum(buf []byte, n int) []byte {
 	h := p.pool.Get().(hash.Hash)
 	h.Reset()
-	if sw, ok := h.(interface{ WriteString(string) (int, error) }); ok {
-		sw.WriteString(msg)
-	} else {
-		h.Write([]byte(msg))
-	}
-	dst = h.Sum(dst)
+	h.Write(buf[:n])
+	buf = h.Sum(buf[:n])
 	p.pool.Put(h)
-	return dst
+	return buf[n:]
 }

@@ -1,6 +1,7 @@
 package guardian
 
 import (
+	"encoding/json"
 	"fmt"
 )
 
@@ -12,6 +13,9 @@ type KeySet struct {
 	signing *Key
 	byID    map[string]*Key
 	ordered []*Key // signing key first, then the others in the given order
+	// bySegment maps the encoded JOSE header this library writes for each
+	// key to the key: tokens we issued skip header decoding.
+	bySegment map[string]*Key
 }
 
 // NewKeySet returns a key set that signs with signing (which must be able to
@@ -22,7 +26,7 @@ func NewKeySet(signing *Key, verifyOnly ...*Key) (*KeySet, error) {
 	if signing == nil || !signing.CanSign() {
 		return nil, fmt.Errorf("%w: the signing key must hold a private or secret key", ErrKey)
 	}
-	s := &KeySet{signing: signing, byID: make(map[string]*Key, 1+len(verifyOnly))}
+	s := &KeySet{signing: signing, byID: make(map[string]*Key, 1+len(verifyOnly)), bySegment: make(map[string]*Key, 1+len(verifyOnly))}
 	for _, k := range append([]*Key{signing}, verifyOnly...) {
 		if k == nil {
 			return nil, fmt.Errorf("%w: nil key", ErrKey)
@@ -31,6 +35,7 @@ func NewKeySet(signing *Key, verifyOnly ...*Key) (*KeySet, error) {
 			return nil, fmt.Errorf("%w: two keys with kid %q", ErrKey, k.id)
 		}
 		s.byID[k.id] = k
+		s.bySegment[k.headerSegment()] = k
 		s.ordered = append(s.ordered, k)
 	}
 	return s, nil
@@ -46,4 +51,10 @@ func (s *KeySet) Keys() []*Key { return append([]*Key(nil), s.ordered...) }
 func (s *KeySet) lookup(kid string) (*Key, bool) {
 	k, ok := s.byID[kid]
 	return k, ok
+}
+
+// headerSegment is the encoded JOSE header of the tokens k signs.
+func (k *Key) headerSegment() string {
+	h, _ := json.Marshal(joseHeader{Alg: string(k.alg), Typ: "JWT", Kid: k.id}) // cannot fail
+	return b64.EncodeToString(h)
 }

@@ -1,7 +1,6 @@
 package guardian
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -129,7 +128,7 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 				next.ServeHTTP(w, r)
 				return
 			}
-			st := &authState{err: err}
+			st := authState{err: err}
 			if err == nil {
 				if st.claims, err = g.issuer.Verify(ctx, raw, types...); err != nil {
 					st.err = err
@@ -137,7 +136,8 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 					st.token = raw
 				}
 			}
-			r = r.WithContext(context.WithValue(ctx, stateKey{}, st))
+			ctx, _ = withState(ctx, st)
+			r = r.WithContext(ctx)
 			if st.err != nil && reject {
 				g.onError(w, r, st.err)
 				return

@@ -84,7 +84,7 @@ func (i *Issuer) issue(ctx context.Context, c *Claims, ttl time.Duration, custom
 	if err != nil {
 		return Token{}, err
 	}
-	c.payload = payload
+	c.payload = string(payload)
 	raw, err := i.sign(payload)
 	if err != nil {
 		return Token{}, err
@@ -99,12 +99,13 @@ func (i *Issuer) issue(ctx context.Context, c *Claims, ttl time.Duration, custom
 
 // sign returns the compact JWS of payload under the signing key.
 func (i *Issuer) sign(payload []byte) (string, error) {
-	n := len(i.headerB64) + 1 + b64.EncodedLen(len(payload))
+	ks := i.keys.Load()
+	n := len(ks.header) + 1 + b64.EncodedLen(len(payload))
 	buf := make([]byte, 0, n+1+b64.EncodedLen(128))
-	buf = append(buf, i.headerB64...)
+	buf = append(buf, ks.header...)
 	buf = append(buf, '.')
 	buf = b64.AppendEncode(buf, payload)
-	sig, err := i.keys.signing.sign(string(buf))
+	sig, err := ks.keys.signing.sign(string(buf))
 	if err != nil {
 		return "", fmt.Errorf("guardian: sign: %w", err)
 	}
@@ -214,7 +215,7 @@ func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType) (Tok
 // checked, its expiry is not. A token that has already expired needs no
 // record, and Revoke returns nil for it.
 func (i *Issuer) Revoke(ctx context.Context, raw string) error {
-	c, err := i.authenticate(raw)
+	c, err := i.authenticate(i.keys.Load().keys, raw)
 	if err != nil {
 		return err
 	}
@@ -312,7 +313,7 @@ func (i *Issuer) Peek(ctx context.Context, raw string) (Header, *Claims, error) 
 	if err != nil {
 		return Header{}, nil, invalid(ErrMalformedToken, "payload is not base64url")
 	}
-	c, err := decodePayload(payload)
+	c, err := decodePayload(string(payload))
 	if err != nil {
 		return Header{}, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,12 +28,19 @@ func (i *Issuer) Verify(ctx context.Context, raw string, types ...TokenType) (*C
 // verify is Verify; it also returns the claims of a correctly signed token
 // that failed a later check, for Refresh's reuse detection.
 func (i *Issuer) verify(ctx context.Context, raw string, types []TokenType, checkExpiry bool) (*Claims, error) {
-	c, err := i.authenticate(raw)
-	if err != nil {
-		return nil, err
+	ks := i.keys.Load()
+	c, cached := ks.cache.get(raw)
+	if !cached {
+		var err error
+		if c, err = i.authenticate(ks.keys, raw); err != nil {
+			return nil, err
+		}
 	}
 	if err := i.validate(c, types, checkExpiry); err != nil {
 		return nil, err
+	}
+	if !cached && ks.cache != nil {
+		ks.cache.put(strings.Clone(raw), c, i.now())
 	}
 	if err := i.checkRevoked(ctx, c); err != nil {
 		return c, err
@@ -48,7 +56,7 @@ func (i *Issuer) verify(ctx context.Context, raw string, types []TokenType, chec
 // authenticate parses raw and checks its signature with the key its kid
 // names, pinned to that key's algorithm. The payload is decoded only once
 // the signature holds.
-func (i *Issuer) authenticate(raw string) (*Claims, error) {
+func (i *Issuer) authenticate(keys *KeySet, raw string) (*Claims, error) {
 	if len(raw) > i.maxSize {
 		return nil, invalidf(ErrMalformedToken, "token longer than %d bytes", i.maxSize)
 	}
@@ -56,29 +64,46 @@ func (i *Issuer) authenticate(raw string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
+	key, ok := keys.bySegment[hSeg] // the headers we write: known good
+	if !ok {
+		if key, err = keyFor(keys, hSeg); err != nil {
+			return nil, err
+		}
+	}
+	sc := getScratch()
+	defer putScratch(sc)
+	sig, err := sc.decode(sSeg)
+	if err != nil {
+		return nil, invalid(ErrMalformedToken, "signature is not base64url")
+	}
+	if err := key.verifyWith(raw[:len(hSeg)+1+len(pSeg)], sig, sc); err != nil {
+		return nil, err
+	}
+	payload, err := sc.decode(pSeg)
+	if err != nil {
+		return nil, invalid(ErrMalformedToken, "payload is not base64url")
+	}
+	c := &Claims{payload: string(payload)}
+	if decodeClaimsFast(c.payload, c) {
+		return c, nil
+	}
+	return decodePayload(c.payload)
+}
+
+// keyFor decodes and screens a header and returns the key it names.
+func keyFor(keys *KeySet, hSeg string) (*Key, error) {
 	h, err := decodeHeader(hSeg)
 	if err != nil {
 		return nil, err
 	}
-	key, ok := i.keys.lookup(h.Kid)
+	key, ok := keys.lookup(h.Kid)
 	if !ok {
 		return nil, invalidf(ErrUnknownKey, "kid %s", strconv.QuoteToASCII(truncate(h.Kid, 64)))
 	}
 	if h.Alg != string(key.alg) {
 		return nil, invalidf(ErrAlgorithm, "token says %s, key %q is pinned to %s", strconv.QuoteToASCII(truncate(h.Alg, 16)), key.id, key.alg)
 	}
-	sig, err := b64.DecodeString(sSeg)
-	if err != nil {
-		return nil, invalid(ErrMalformedToken, "signature is not base64url")
-	}
-	if err := key.verify(raw[:len(hSeg)+1+len(pSeg)], sig); err != nil {
-		return nil, err
-	}
-	payload, err := b64.DecodeString(pSeg)
-	if err != nil {
-		return nil, invalid(ErrMalformedToken, "payload is not base64url")
-	}
-	return decodePayload(payload)
+	return key, nil
 }
 
 // validate checks the claims of an authenticated token.

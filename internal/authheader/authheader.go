@@ -89,9 +89,16 @@ func IsQuotable(s string) bool {
 	return true
 }
 
-func isToken68Char(c byte) bool {
-	return isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
-}
+// token68Chars marks the bytes of token68 before its padding.
+var token68Chars = func() (t [256]bool) {
+	for c := range 256 {
+		b := byte(c)
+		t[c] = isAlnum(b) || b == '-' || b == '.' || b == '_' || b == '~' || b == '+' || b == '/'
+	}
+	return t
+}()
+
+func isToken68Char(c byte) bool { return token68Chars[c] }
 
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'

@@ -1,0 +1,133 @@
+package guardian
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func cacheFixture(t *testing.T, size int) (*Issuer, *Key, *time.Time) {
+	t.Helper()
+	key, err := NewHMACKey("k1", HS256, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := NewKeySet(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	i, err := NewIssuer(keys, &Options{CacheSize: size, Revoker: NewMemoryRevoker(&MemoryRevokerOptions{Clock: func() time.Time { return now }}), Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return i, key, &now
+}
+
+func TestCacheKeepsEveryCheckButTheSignature(t *testing.T) {
+	ctx := context.Background()
+	i, _, now := cacheFixture(t, 100)
+	tok, err := i.Issue(ctx, "u1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := i.Verify(ctx, tok.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := i.Verify(ctx, tok.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != second {
+		t.Fatal("second Verify did not come from the cache")
+	}
+	if _, err := i.Verify(ctx, tok.Raw, Refresh); !errors.Is(err, ErrTokenType) {
+		t.Fatalf("cached token of the wrong type: got %v, want ErrTokenType", err)
+	}
+	if err := i.RevokeClaims(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := i.Verify(ctx, tok.Raw); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("cached revoked token: got %v, want ErrRevoked", err)
+	}
+
+	other, _ := i.Issue(ctx, "u2", nil)
+	if _, err := i.Verify(ctx, other.Raw); err != nil {
+		t.Fatal(err)
+	}
+	*now = now.Add(DefaultAccessTTL)
+	if _, err := i.Verify(ctx, other.Raw); !errors.Is(err, ErrExpired) {
+		t.Fatalf("cached expired token: got %v, want ErrExpired", err)
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	ctx := context.Background()
+	i, _, _ := cacheFixture(t, 32)
+	for n := range 500 {
+		tok, err := i.Issue(ctx, fmt.Sprint("u", n), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := i.Verify(ctx, tok.Raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := i.keys.Load().cache.len(); got > 32 {
+		t.Fatalf("cache holds %d tokens, want at most 32", got)
+	}
+}
+
+func TestCacheSkipsFailures(t *testing.T) {
+	ctx := context.Background()
+	i, _, _ := cacheFixture(t, 100)
+	tok, _ := i.Issue(ctx, "u1", &IssueOptions{Type: Refresh})
+	if _, err := i.Verify(ctx, tok.Raw); !errors.Is(err, ErrTokenType) {
+		t.Fatalf("got %v, want ErrTokenType", err)
+	}
+	tampered := tok.Raw[:len(tok.Raw)-2] + "AA"
+	if _, err := i.Verify(ctx, tampered, Refresh); !errors.Is(err, ErrInvalidSignature) {
+		t.Fatalf("tampered token: got %v, want ErrInvalidSignature", err)
+	}
+	if got := i.keys.Load().cache.len(); got != 0 {
+		t.Fatalf("cache holds %d tokens after failures only, want 0", got)
+	}
+}
+
+func TestRotateDropsCacheAndOldKeys(t *testing.T) {
+	ctx := context.Background()
+	i, oldKey, _ := cacheFixture(t, 100)
+	oldTok, _ := i.Issue(ctx, "u1", nil)
+	if _, err := i.Verify(ctx, oldTok.Raw); err != nil {
+		t.Fatal(err)
+	}
+	newKey, _ := NewHMACKey("k2", HS256, []byte("another secret of thirty-two b.."))
+
+	// Rotation keeping the old key for verification: old tokens still pass.
+	keep, _ := NewKeySet(newKey, oldKey)
+	if err := i.Rotate(keep); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := i.Verify(ctx, oldTok.Raw); err != nil {
+		t.Fatalf("old token after a rotation that keeps its key: %v", err)
+	}
+	newTok, _ := i.Issue(ctx, "u1", nil)
+	if h, _, _ := i.Peek(ctx, newTok.Raw); h.KeyID != "k2" {
+		t.Fatalf("new tokens have kid %q, want k2", h.KeyID)
+	}
+
+	// Rotation dropping the old key: old tokens fail although they were cached.
+	drop, _ := NewKeySet(newKey)
+	if err := i.Rotate(drop); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := i.Verify(ctx, oldTok.Raw); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("cached token of a dropped key: got %v, want ErrUnknownKey", err)
+	}
+	if err := i.Rotate(nil); err == nil {
+		t.Fatal("Rotate(nil) succeeded")
+	}
+}

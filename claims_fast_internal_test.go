@@ -1,0 +1,84 @@
+package guardian
+
+import (
+	"reflect"
+	"testing"
+)
+
+// fastSeeds are payloads of the shapes the fast decoder must take, and
+// near misses it must hand to encoding/json.
+var fastSeeds = []string{
+	`{"iss":"https://api.example.com","sub":"u1","aud":"app","typ":"access","jti":"abc","fam":"f","iat":1800000000,"nbf":1800000000,"exp":1800000900}`,
+	`{"sub":"u1","aud":["a","b"],"exp":1800000900,"role":"admin","tags":["x",{"y":[1,2.5e3,-0.1,true,false,null]}]}`,
+	`{"aud":[],"exp":0}`,
+	`{}`,
+	` { "sub" : "u1" , "exp" : 12 } `,
+	`{"sub":"u\u0031","exp":1}`,
+	`{"sub":"é","exp":1}`,
+	`{"sub":"\xff","exp":1}`,
+	`{"exp":1.5}`,
+	`{"exp":1e9}`,
+	`{"exp":-1}`,
+	`{"exp":01}`,
+	`{"exp":9007199254740993}`,
+	`{"exp":123456789012345}`,
+	`{"exp":"1"}`,
+	`{"exp":null}`,
+	`{"exp":1,"exp":2}`,
+	`{"EXP":1}`,
+	`{"Sub":"x","sub":"y"}`,
+	`{"ſub":"x"}`,
+	`{"sub":1}`,
+	`{"aud":["a",1]}`,
+	`{"aud":null}`,
+	`{"aud":["a",null]}`,
+	`{"x":"\u12"}`,
+	`{"x":"a\tb"}`,
+	`{"x":[1,]}`,
+	`{"x":{"a":1,}}`,
+	`{"sub":"u1"}x`,
+	`[]`,
+	`{"a":1}{"b":2}`,
+	`{"x":tru}`,
+	`{"x":-}`,
+	`{"x":1.}`,
+	`{"x":1e}`,
+	`{"x":"\/"}`,
+}
+
+func TestDecodeClaimsFastAgrees(t *testing.T) {
+	for _, p := range fastSeeds {
+		checkFastAgrees(t, p)
+	}
+	// The shape Issue writes always takes the fast path.
+	if !decodeClaimsFast(fastSeeds[0], &Claims{}) || !decodeClaimsFast(fastSeeds[1], &Claims{}) {
+		t.Fatal("the fast decoder refused a payload of the usual shape")
+	}
+}
+
+// FuzzDecodeClaimsFast checks the fast decoder differentially against the
+// encoding/json path: whenever the fast path accepts a payload, the
+// standard path must accept it too and produce the same claims.
+func FuzzDecodeClaimsFast(f *testing.F) {
+	for _, p := range fastSeeds {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		checkFastAgrees(t, p)
+	})
+}
+
+func checkFastAgrees(t *testing.T, p string) {
+	t.Helper()
+	fast := &Claims{payload: p}
+	if !decodeClaimsFast(p, fast) {
+		return // the standard path decides; nothing to compare
+	}
+	std, err := decodePayload(p)
+	if err != nil {
+		t.Fatalf("fast path accepted %q, encoding/json refused it: %v", p, err)
+	}
+	if !reflect.DeepEqual(fast, std) {
+		t.Fatalf("payload %q:\nfast %#v\nstd  %#v", p, fast, std)
+	}
+}
