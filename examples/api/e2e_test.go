@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/guardian-go/guardian"
 )
@@ -205,9 +208,60 @@ func (s *apiServer) refresh(refreshToken string) response {
 	return s.do("POST", "/api/refresh", "", string(body))
 }
 
+// stores lists the -store values to walk the contract with: an SQLite file
+// always, and the servers the test environment names. Under CI=true every
+// server must be named.
+func stores(t *testing.T) map[string]string {
+	specs := map[string]string{"sqlite": filepath.Join(t.TempDir(), "revocations.db")}
+	for name, env := range map[string]string{
+		"postgres": "GUARDIAN_TEST_POSTGRES_DSN",
+		"mysql":    "GUARDIAN_TEST_MYSQL_DSN",
+		"redis":    "GUARDIAN_TEST_REDIS_URL",
+	} {
+		v := os.Getenv(env)
+		if v == "" {
+			if os.Getenv("CI") == "true" {
+				t.Errorf("%s is not set; CI must run the contract against %s", env, name)
+			} else {
+				t.Logf("%s not set: skipping the contract against %s", env, name)
+			}
+			continue
+		}
+		if name == "mysql" && !strings.HasPrefix(v, "mysql://") {
+			v = mysqlURL(t, v)
+		}
+		specs[name] = v
+	}
+	return specs
+}
+
+// mysqlURL turns a driver DSN such as root@tcp(127.0.0.1:3306)/test into
+// the mysql:// URL the -store flag takes.
+func mysqlURL(t *testing.T, dsn string) string {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("GUARDIAN_TEST_MYSQL_DSN: %v", err)
+	}
+	u := url.URL{Scheme: "mysql", Host: cfg.Addr, Path: "/" + cfg.DBName}
+	if cfg.Passwd != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Passwd)
+	} else {
+		u.User = url.User(cfg.User)
+	}
+	return u.String()
+}
+
 func TestContract(t *testing.T) {
-	dbPath := filepath.Join(t.TempDir(), "revocations.db")
-	s := startServer(t, "-store", dbPath)
+	for name, spec := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			walkContract(t, spec)
+		})
+	}
+}
+
+func walkContract(t *testing.T, store string) {
+	s := startServer(t, "-store", store)
 
 	t.Run("login failures", func(t *testing.T) {
 		wrong := s.do("POST", "/api/login", "", fmt.Sprintf(`{"email":%q,"password":"wrong"}`, aliceEmail))
@@ -311,7 +365,7 @@ func TestContract(t *testing.T) {
 		if !strings.Contains(s.logs.String(), `"msg":"stopped"`) {
 			t.Errorf("no graceful shutdown in the logs:\n%s", s.logs)
 		}
-		s2 := startServer(t, "-store", dbPath)
+		s2 := startServer(t, "-store", store)
 		defer s2.stop()
 		wantStatus(t, "logged-out token after restart", s2.do("GET", "/api/me", loggedOut.access, ""), http.StatusUnauthorized)
 		wantStatus(t, "logged-out refresh token after restart", s2.refresh(loggedOut.refresh), http.StatusUnauthorized)
