@@ -122,6 +122,9 @@ func encodePayload(c *Claims, custom json.RawMessage) ([]byte, error) {
 	if len(custom) <= 2 { // nil, "{}"
 		return out, nil
 	}
+	if len(out) == 2 { // "{}": no registered claim to splice after
+		return append([]byte(nil), custom...), nil
+	}
 	// out ends in '}' and custom starts with '{': splice them.
 	merged := make([]byte, 0, len(out)+len(custom))
 	merged = append(merged, out[:len(out)-1]...)
@@ -165,6 +168,9 @@ func encodeCustom(v any) (json.RawMessage, error) {
 
 // decodePayload parses a JWT payload into Claims with encoding/json.
 func decodePayload(payload string) (*Claims, error) {
+	if t := strings.TrimLeft(payload, " \t\r\n"); t == "" || t[0] != '{' {
+		return nil, invalid(ErrMalformedToken, "payload is not a JSON object")
+	}
 	var w wireClaims
 	if err := json.Unmarshal([]byte(payload), &w); err != nil {
 		return nil, invalid(ErrMalformedToken, "payload: "+jsonProblem(err))

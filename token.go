@@ -23,7 +23,9 @@ type Token struct {
 type IssueOptions struct {
 	// Type is the typ claim. Default: Access.
 	Type TokenType
-	// TTL overrides the type's lifetime for this token.
+	// TTL overrides the type's lifetime for this token. It may not exceed
+	// the longest TTL of any type, which bounds how long subject and
+	// family revocations are kept.
 	TTL time.Duration
 	// Family ties the token to an earlier one (an access and a refresh
 	// token of one login). Default: a new random family.
@@ -55,6 +57,11 @@ func (i *Issuer) Issue(ctx context.Context, subject string, opts *IssueOptions) 
 	ttl := opts.TTL
 	if ttl < 0 {
 		return Token{}, fmt.Errorf("guardian: negative TTL %v", ttl)
+	}
+	// Subject and family revocations are kept for the longest type TTL
+	// (see RevokeSubject): a longer-lived token would outlive them.
+	if ttl > i.maxTTL {
+		return Token{}, fmt.Errorf("guardian: TTL %v is longer than the longest token type TTL %v; add a type to Options.TTL", ttl, i.maxTTL)
 	}
 	custom, err := encodeCustom(opts.Custom)
 	if err != nil {
@@ -134,7 +141,7 @@ func (i *Issuer) Refresh(ctx context.Context, raw string, types ...TokenType) (T
 	if len(types) == 0 {
 		types = []TokenType{Refresh}
 	}
-	old, err := i.verify(ctx, raw, types, true)
+	old, err := i.verify(ctx, raw, types)
 	if err != nil {
 		if errors.Is(err, ErrRevoked) && old != nil {
 			return Token{}, i.reused(ctx, old, err)
@@ -185,7 +192,7 @@ func (i *Issuer) Exchange(ctx context.Context, raw string, from []TokenType, to 
 	if len(from) == 0 {
 		return Token{}, errors.New("guardian: Exchange needs the token types it accepts")
 	}
-	old, err := i.verify(ctx, raw, from, true)
+	old, err := i.verify(ctx, raw, from)
 	if err != nil {
 		return Token{}, err
 	}

@@ -18,7 +18,7 @@ import (
 // specific one for a bad token, ErrUnavailable when the Revoker could not
 // answer.
 func (i *Issuer) Verify(ctx context.Context, raw string, types ...TokenType) (*Claims, error) {
-	c, err := i.verify(ctx, raw, types, true)
+	c, err := i.verify(ctx, raw, types)
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +27,7 @@ func (i *Issuer) Verify(ctx context.Context, raw string, types ...TokenType) (*C
 
 // verify is Verify; it also returns the claims of a correctly signed token
 // that failed a later check, for Refresh's reuse detection.
-func (i *Issuer) verify(ctx context.Context, raw string, types []TokenType, checkExpiry bool) (*Claims, error) {
+func (i *Issuer) verify(ctx context.Context, raw string, types []TokenType) (*Claims, error) {
 	ks := i.keys.Load()
 	c, cached := ks.cache.get(raw)
 	if !cached {
@@ -36,7 +36,7 @@ func (i *Issuer) verify(ctx context.Context, raw string, types []TokenType, chec
 			return nil, err
 		}
 	}
-	if err := i.validate(c, types, checkExpiry); err != nil {
+	if err := i.validate(c, types, true); err != nil {
 		return nil, err
 	}
 	if !cached && ks.cache != nil {
@@ -106,20 +106,25 @@ func keyFor(keys *KeySet, hSeg string) (*Key, error) {
 	return key, nil
 }
 
-// validate checks the claims of an authenticated token.
-func (i *Issuer) validate(c *Claims, types []TokenType, checkExpiry bool) error {
+// validate checks the claims of an authenticated token. Without checkTimes
+// (for Revoke) exp, nbf and iat are not compared with the clock: a token
+// that is not valid yet, because of clock skew between servers, can still
+// be revoked.
+func (i *Issuer) validate(c *Claims, types []TokenType, checkTimes bool) error {
 	now := i.now()
 	if c.ExpiresAt.IsZero() {
 		return invalid(ErrMissingClaim, "exp")
 	}
-	if checkExpiry && i.expired(c, now) {
-		return invalid(ErrExpired, "")
-	}
-	if !c.NotBefore.IsZero() && now.Add(i.leeway).Before(c.NotBefore) {
-		return invalid(ErrNotYetValid, "")
-	}
-	if !c.IssuedAt.IsZero() && now.Add(i.leeway).Before(c.IssuedAt) {
-		return invalid(ErrIssuedInFuture, "")
+	if checkTimes {
+		if i.expired(c, now) {
+			return invalid(ErrExpired, "")
+		}
+		if !c.NotBefore.IsZero() && now.Add(i.leeway).Before(c.NotBefore) {
+			return invalid(ErrNotYetValid, "")
+		}
+		if !c.IssuedAt.IsZero() && now.Add(i.leeway).Before(c.IssuedAt) {
+			return invalid(ErrIssuedInFuture, "")
+		}
 	}
 	if i.iss != "" && c.Issuer != i.iss {
 		return invalid(ErrIssuer, "")

@@ -1,0 +1,166 @@
+package guardiantest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/guardiantest"
+)
+
+type user struct{ ID string }
+
+func newGuardian(t *testing.T, issuer *guardian.Issuer) *guardian.Guardian[*user] {
+	t.Helper()
+	g, err := guardian.New(issuer,
+		func(u *user) (string, error) { return u.ID, nil },
+		func(_ context.Context, c *guardian.Claims) (*user, error) { return &user{ID: c.Subject}, nil },
+		nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// fakeTB records Fatalf instead of stopping the test.
+type fakeTB struct {
+	failed []string
+}
+
+func (*fakeTB) Helper() {}
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.failed = append(f.failed, fmt.Sprintf(format, args...))
+}
+
+func TestNewIssuer(t *testing.T) {
+	ctx := context.Background()
+	clock := guardiantest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	issuer := guardiantest.NewIssuer(t, &guardian.Options{Issuer: "test", Clock: clock.Now})
+	tok, err := issuer.Issue(ctx, "u1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := issuer.Verify(ctx, tok.Raw)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if c.Issuer != "test" || !c.IssuedAt.Equal(clock.Now()) {
+		t.Errorf("claims %+v do not follow the options", c)
+	}
+	if k := issuer.Keys().SigningKey(); k.Algorithm() != guardian.HS256 || !k.CanSign() {
+		t.Errorf("signing key %s, can sign %v", k.Algorithm(), k.CanSign())
+	}
+	// Each issuer has its own random key.
+	other := guardiantest.NewIssuer(t, nil)
+	if _, err := other.Verify(ctx, tok.Raw); !errors.Is(err, guardian.ErrInvalidSignature) {
+		t.Errorf("another test issuer verified the token: %v", err)
+	}
+	if guardiantest.NewIssuer(t, nil) == nil {
+		t.Error("NewIssuer(nil options) = nil")
+	}
+	fake := &fakeTB{}
+	guardiantest.NewIssuer(fake, &guardian.Options{Leeway: -time.Second})
+	if len(fake.failed) == 0 {
+		t.Error("NewIssuer with bad options did not fail the test")
+	}
+}
+
+func TestMint(t *testing.T) {
+	ctx := context.Background()
+	issuer := guardiantest.NewIssuer(t, nil)
+	g := newGuardian(t, issuer)
+	tok := guardiantest.Mint(t, g, &user{ID: "u7"}, nil)
+	c, err := issuer.Verify(ctx, tok.Raw)
+	if err != nil || c.Subject != "u7" || c.Type != guardian.Access {
+		t.Fatalf("minted token: %+v, %v", c, err)
+	}
+	refresh := guardiantest.Mint(t, g, &user{ID: "u7"}, &guardian.IssueOptions{Type: guardian.Refresh})
+	if _, err := issuer.Verify(ctx, refresh.Raw, guardian.Refresh); err != nil {
+		t.Fatalf("minted refresh token: %v", err)
+	}
+	fake := &fakeTB{}
+	guardiantest.Mint(fake, g, &user{ID: ""}, nil)
+	if len(fake.failed) == 0 {
+		t.Error("Mint for a user without subject did not fail the test")
+	}
+}
+
+func TestAuthorizeAndNewRequest(t *testing.T) {
+	issuer := guardiantest.NewIssuer(t, nil)
+	g := newGuardian(t, issuer)
+	var seen string
+	h := g.VerifyHeader(nil)(g.EnsureAuthenticated(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := guardian.CurrentClaims(r.Context())
+		seen = c.Subject
+	})))
+
+	r := httptest.NewRequest(http.MethodGet, "/me", nil)
+	guardiantest.Authorize(t, r, g, &user{ID: "u1"})
+	if got := r.Header.Get("Authorization"); !strings.HasPrefix(got, "Bearer ") {
+		t.Fatalf("Authorization = %q", got)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 || seen != "u1" {
+		t.Fatalf("Authorize: status %d, subject %q", w.Code, seen)
+	}
+
+	r = guardiantest.NewRequest(t, g, &user{ID: "u2"}, http.MethodPost, "/orders", strings.NewReader("{}"))
+	if r.Method != http.MethodPost || r.URL.Path != "/orders" {
+		t.Fatalf("NewRequest = %s %s", r.Method, r.URL)
+	}
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 || seen != "u2" {
+		t.Fatalf("NewRequest: status %d, subject %q", w.Code, seen)
+	}
+}
+
+func TestClock(t *testing.T) {
+	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	c := guardiantest.NewClock(start)
+	if got := c.Now(); !got.Equal(start) {
+		t.Fatalf("Now = %v, want %v", got, start)
+	}
+	if got := c.Now(); !got.Equal(start) {
+		t.Fatalf("the clock moved by itself: %v", got)
+	}
+	c.Advance(90 * time.Second)
+	if got := c.Now(); !got.Equal(start.Add(90 * time.Second)) {
+		t.Fatalf("after Advance: %v", got)
+	}
+	c.Set(start.Add(-time.Hour))
+	if got := c.Now(); !got.Equal(start.Add(-time.Hour)) {
+		t.Fatalf("after Set: %v", got)
+	}
+
+	// Expiry follows the clock.
+	issuer := guardiantest.NewIssuer(t, &guardian.Options{Clock: c.Now})
+	tok, err := issuer.Issue(context.Background(), "u1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(guardian.DefaultAccessTTL)
+	if _, err := issuer.Verify(context.Background(), tok.Raw); !errors.Is(err, guardian.ErrExpired) {
+		t.Fatalf("after the TTL: %v, want ErrExpired", err)
+	}
+
+	// Safe for concurrent use (run with -race).
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				c.Advance(time.Millisecond)
+				c.Now()
+			}
+		})
+	}
+	wg.Wait()
+}
