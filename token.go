@@ -261,7 +261,7 @@ func (i *Issuer) revokeToken(ctx context.Context, c *Claims, consumer TokenConsu
 	}
 	first, err = consumer.Consume(ctx, r)
 	if err != nil {
-		return false, fmt.Errorf("%w: revoke token: %w", ErrUnavailable, err)
+		return false, unavailable(err)
 	}
 	return first, nil
 }
@@ -288,7 +288,7 @@ func (i *Issuer) record(ctx context.Context, r Revocation) error {
 		return err
 	}
 	if err := i.revoker.Revoke(ctx, r); err != nil {
-		return fmt.Errorf("%w: revoke %s: %w", ErrUnavailable, r.Kind, err)
+		return unavailable(err)
 	}
 	return nil
 }

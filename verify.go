@@ -2,6 +2,7 @@ package guardian
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -175,7 +176,7 @@ func (i *Issuer) checkRevoked(ctx context.Context, c *Claims) error {
 		if i.failOpen {
 			return nil
 		}
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return unavailable(err)
 	}
 	if revoked {
 		return invalid(ErrRevoked, "")
@@ -193,4 +194,12 @@ func truncate(s string, n int) string {
 // expired reports whether c's exp has passed, leeway included.
 func (i *Issuer) expired(c *Claims, now time.Time) bool {
 	return !now.Before(c.ExpiresAt.Add(i.leeway))
+}
+
+// unavailable marks a Revoker failure as ErrUnavailable, once.
+func unavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

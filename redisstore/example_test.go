@@ -1,0 +1,80 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// Example sets up a Store for an issuer. The client honours request
+// deadlines (ContextTimeoutEnabled), so that a hung Redis fails a request at
+// its deadline rather than after ReadTimeout; the Store then refuses the
+// token (fail closed) and guardian answers 503. The client stays the app's
+// to close; the Store needs no Close.
+//
+// It needs a Redis server, so it is compiled but not run by go test.
+func Example() {
+	client := redis.NewClient(&redis.Options{
+		Addr:                  "127.0.0.1:6379",
+		ContextTimeoutEnabled: true,
+		DialTimeout:           time.Second,
+		ReadTimeout:           time.Second,
+		WriteTimeout:          time.Second,
+	})
+	defer client.Close()
+
+	store, err := redisstore.New(client, &redisstore.Options{KeyPrefix: "myapp:auth:"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	opts := &guardian.Options{Revoker: store}
+	_ = opts // pass to guardian.NewIssuer with the app's keys
+}
+
+// ExampleStore_Revoked checks a token directly, as guardian's middleware
+// does on every request: an error means "cannot tell", and the token is
+// refused.
+func ExampleStore_Revoked() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+	defer client.Close()
+	store, err := redisstore.New(client, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	claims := &guardian.Claims{
+		Subject:   "user-42",
+		ID:        "jti-1",
+		Family:    "login-7",
+		IssuedAt:  time.Now().Truncate(time.Second),
+		ExpiresAt: time.Now().Add(15 * time.Minute),
+	}
+	// Log out everywhere: every token of user-42 issued until now.
+	err = store.Revoke(context.Background(), guardian.Revocation{
+		Kind:  guardian.RevokeSubject,
+		ID:    claims.Subject,
+		At:    time.Now(),
+		Until: time.Now().Add(24 * time.Hour), // the longest a token of user-42 lives
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	revoked, err := store.Revoked(ctx, claims)
+	switch {
+	case errors.Is(err, guardian.ErrUnavailable):
+		log.Print(http.StatusServiceUnavailable, ": ", err) // fail closed
+	case revoked:
+		log.Print(http.StatusUnauthorized, ": revoked")
+	default:
+		log.Print("token accepted")
+	}
+}

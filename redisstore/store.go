@@ -1,0 +1,439 @@
+// Package redisstore is a [guardian.Revoker] kept in Redis, so that every
+// instance of a service sees a logout at once and a restart forgets nothing.
+//
+// A [Store] works with a single server, a Sentinel-managed primary
+// ([redis.NewFailoverClient]) or a Redis Cluster ([redis.NewClusterClient]);
+// [redis.NewUniversalClient] returns any of them. Each revocation is one key
+// that expires when the tokens it concerns do, so the data set shrinks by
+// itself and needs no sweeper. Checking a token costs one round trip. A
+// Store is also a [guardian.TokenConsumer]: [Store.Consume] lets guardian
+// rotate a refresh token exactly once, even across instances.
+//
+// Give the client ContextTimeoutEnabled: true. Without it go-redis ignores
+// the request's deadline on the socket and a hung server holds each check
+// for the client's ReadTimeout (3s by default) instead of failing at the
+// deadline.
+//
+// Redis must not evict the keys (maxmemory-policy noeviction) and must keep
+// them across a restart (AOF); the README lists what the Store relies on.
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/guardian-go/guardian"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultKeyPrefix starts every key when [Options].KeyPrefix is empty.
+const DefaultKeyPrefix = "guardian:"
+
+// Tags that follow the prefix and tell the three kinds of record apart. All
+// are four bytes long, so no ID can make a key of one kind equal a key of
+// another: prefix + tag + ID is one-to-one.
+const (
+	tagToken   = "jti:"
+	tagSubject = "sub:"
+	tagFamily  = "fam:"
+)
+
+// defaultWaitTimeout bounds the WAIT for replicas when Options.WaitTimeout
+// is zero.
+const defaultWaitTimeout = time.Second
+
+// ErrNotReplicated is returned (wrapped) by [Store.Revoke] and
+// [Store.Consume] when [Options].WaitReplicas is set and fewer replicas
+// acknowledged the write within [Options].WaitTimeout. The primary has the
+// record all the same: a Revoke may be retried, and a Consume that failed
+// this way has consumed the token.
+var ErrNotReplicated = errors.New("redisstore: revocation not acknowledged by enough replicas")
+
+// Options configures a [Store]. A nil *Options means the defaults.
+type Options struct {
+	// KeyPrefix starts the name of every key the Store reads and writes; it
+	// lets several apps share one database. Default: [DefaultKeyPrefix]
+	// ("guardian:"). See the README for the key layout.
+	KeyPrefix string
+
+	// WaitReplicas, when positive, makes Revoke return nil only after that
+	// many replicas acknowledged the revocation (the WAIT command), so that
+	// a failover right after a logout does not undo it. It needs a
+	// *redis.Client (single server or Sentinel) or a *redis.ClusterClient.
+	// Default: 0, Revoke returns once the primary has the record.
+	WaitReplicas int
+
+	// WaitTimeout bounds the wait for WaitReplicas; when it passes, Revoke
+	// returns an error wrapping [ErrNotReplicated]. The request's deadline
+	// bounds the wait too. Default: one second. Ignored when WaitReplicas is
+	// zero.
+	WaitTimeout time.Duration
+}
+
+// Store is a [guardian.Revoker] backed by Redis. Make one with [New]; it is
+// safe for concurrent use, runs no goroutines of its own and needs no Close.
+// It never closes the client it was given.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+	// mget is set when every key lives on one server: then a check is one
+	// MGET rather than a pipeline of GETs.
+	mget         bool
+	waitReplicas int
+	waitTimeout  time.Duration
+}
+
+var (
+	_ guardian.Revoker       = (*Store)(nil)
+	_ guardian.TokenConsumer = (*Store)(nil)
+)
+
+// New returns a Store that keeps its records through client. The client
+// stays the caller's: close it after the last use of the Store.
+//
+// client may be a *redis.Client (one server, or a Sentinel-managed primary
+// from [redis.NewFailoverClient]) or a *redis.ClusterClient. A *redis.Ring is
+// refused: it drops an unreachable shard and re-hashes that shard's keys onto
+// the others, where a revocation would read as absent. So is a client with
+// client-side caching: it may answer from a stale copy. New does no I/O, so
+// it succeeds while Redis is down; the Store works once Redis is back.
+func New(client redis.UniversalClient, opts *Options) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("redisstore: nil client")
+	}
+	s := &Store{client: client, prefix: DefaultKeyPrefix, waitTimeout: defaultWaitTimeout}
+	if opts != nil {
+		if opts.KeyPrefix != "" {
+			s.prefix = opts.KeyPrefix
+		}
+		if opts.WaitReplicas < 0 {
+			return nil, fmt.Errorf("redisstore: WaitReplicas is %d, want 0 or more", opts.WaitReplicas)
+		}
+		if opts.WaitTimeout < 0 {
+			return nil, fmt.Errorf("redisstore: WaitTimeout is %v, want 0 or more", opts.WaitTimeout)
+		}
+		s.waitReplicas = opts.WaitReplicas
+		if opts.WaitTimeout > 0 {
+			s.waitTimeout = opts.WaitTimeout
+		}
+	}
+	switch c := client.(type) {
+	case *redis.Client:
+		if c == nil {
+			return nil, errors.New("redisstore: nil client")
+		}
+		if o := c.Options(); o.ClientSideCacheConfig != nil || o.ClientSideCache != nil {
+			return nil, errors.New("redisstore: the client has client-side caching on, which may answer from a stale local copy (even while Redis is unreachable) and let a revoked token pass; give the Store a client without it")
+		}
+		s.mget = true
+	case *redis.ClusterClient:
+		if c == nil {
+			return nil, errors.New("redisstore: nil client")
+		}
+	case *redis.Ring:
+		return nil, errors.New("redisstore: a *redis.Ring loses keys when a shard goes down, which would un-revoke tokens; use a *redis.Client, a failover client or a *redis.ClusterClient")
+	default:
+		if s.waitReplicas > 0 {
+			return nil, fmt.Errorf("redisstore: WaitReplicas needs a *redis.Client or a *redis.ClusterClient, not a %T", client)
+		}
+	}
+	return s, nil
+}
+
+// revokeScript records one revocation atomically.
+//
+// KEYS[1] is the record's key. ARGV[1] is its remaining lifetime in
+// milliseconds (positive). ARGV[2] is the value: the Unix second of the
+// revocation (for a subject, its cut-off; from Consume, followed by a space
+// and a random call ID). ARGV[3] is the mode: "max" for a subject, whose
+// value only moves forward; "once" for Consume; empty for Revoke of a token
+// or a family, whose first value stays.
+//
+// It returns 1 when this call recorded the revocation: the key was absent,
+// or (mode "once") it holds this very call's value, because go-redis
+// retried the script after a reply was lost. Otherwise 0.
+//
+// The expiry only moves later: it is extended when the new lifetime is
+// longer than the remaining one, never shortened. Both lifetimes are
+// relative, so the check does not depend on the clocks of Redis and the app
+// agreeing. A key without expiry (PTTL -1) is left without one. GET comes
+// first so that a key of another type under the prefix is an error
+// (WRONGTYPE), never a silent success.
+const revokeScript = `
+local old = redis.call('GET', KEYS[1])
+if not old then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+  return 1
+end
+local pttl = redis.call('PTTL', KEYS[1])
+if ARGV[3] == 'max' then
+  local cut = tonumber(old)
+  if cut == nil or tonumber(ARGV[2]) > cut then
+    redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  end
+end
+if pttl >= 0 and tonumber(ARGV[1]) > pttl then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+if ARGV[3] == 'once' and old == ARGV[2] then
+  return 1
+end
+return 0
+`
+
+var revoke = redis.NewScript(revokeScript)
+
+// Revoke records r until r.Until, as the [guardian.Revoker] contract asks.
+// It returns nil once Redis has acknowledged the write (and, with
+// [Options].WaitReplicas, once enough replicas have); see the README for
+// what that means for durability. Revoking again is harmless: a subject's
+// cut-off only moves forward, and a record's expiry only moves later. A
+// record whose Until has already passed is accepted and not written.
+//
+// Errors from Redis wrap [guardian.ErrUnavailable].
+func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: redisstore: revoke: %w", guardian.ErrUnavailable, err)
+	}
+	ms, live := lifetime(r)
+	if !live {
+		return nil // every token the record concerns has expired
+	}
+	key, mode := s.key(tagToken, r.ID), ""
+	switch r.Kind {
+	case guardian.RevokeFamily:
+		key = s.key(tagFamily, r.ID)
+	case guardian.RevokeSubject:
+		key, mode = s.key(tagSubject, r.ID), "max"
+	}
+	_, err := s.record(ctx, r.Kind, key, ms, strconv.FormatInt(r.At.Unix(), 10), mode)
+	return err
+}
+
+// Consume revokes the token r names, as Revoke does, and reports whether
+// this call revoked it: false, with a nil error, when it was already
+// revoked. The check and the write are one atomic step in Redis, so of
+// concurrent calls for one token exactly one reports true; guardian's
+// Refresh relies on it to rotate a refresh token once. r must be of kind
+// [guardian.RevokeToken]. It makes Store a [guardian.TokenConsumer].
+func (s *Store) Consume(ctx context.Context, r guardian.Revocation) (first bool, err error) {
+	if err := r.Validate(); err != nil {
+		return false, err
+	}
+	if r.Kind != guardian.RevokeToken {
+		return false, fmt.Errorf("redisstore: Consume takes token revocations, got a %s revocation", r.Kind)
+	}
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("%w: redisstore: consume: %w", guardian.ErrUnavailable, err)
+	}
+	key := s.key(tagToken, r.ID)
+	ms, live := lifetime(r)
+	if !live {
+		// Nothing to record: the token has expired. It was consumed before
+		// if a record of it is still there.
+		n, err := s.client.Exists(ctx, key).Result()
+		if err != nil {
+			return false, fmt.Errorf("%w: redisstore: consume: %w", guardian.ErrUnavailable, err)
+		}
+		return n == 0, nil
+	}
+	// The call ID lets a retry of this call by go-redis, after the reply to
+	// a successful write was lost, still report first.
+	var callID [8]byte
+	rand.Read(callID[:])
+	value := strconv.FormatInt(r.At.Unix(), 10) + " " + hex.EncodeToString(callID[:])
+	return s.record(ctx, r.Kind, key, ms, value, "once")
+}
+
+// lifetime returns how many milliseconds r must be kept, rounded up so that
+// the record never expires before r.Until, and whether that is positive.
+func lifetime(r guardian.Revocation) (ms int64, live bool) {
+	ttl := time.Until(r.Until)
+	if ttl <= 0 {
+		return 0, false
+	}
+	return int64((ttl + time.Millisecond - 1) / time.Millisecond), true
+}
+
+// record runs the revocation script on key, with a lifetime of ms, value
+// and mode (see revokeScript), and reports whether this call recorded it.
+func (s *Store) record(ctx context.Context, kind guardian.RevocationKind, key string, ms int64, value, mode string) (recorded bool, err error) {
+	keys := []string{key}
+	args := []any{strconv.FormatInt(ms, 10), value, mode}
+	var n int64
+	if s.waitReplicas > 0 {
+		n, err = s.recordAndWait(ctx, kind, keys, args)
+	} else {
+		n, err = revoke.Run(ctx, s.client, keys, args...).Int64()
+	}
+	if err != nil {
+		if errors.Is(err, ErrNotReplicated) {
+			return false, err
+		}
+		return false, fmt.Errorf("%w: redisstore: revoke %s: %w", guardian.ErrUnavailable, kind, err)
+	}
+	return n == 1, nil
+}
+
+// recordAndWait runs the script and then WAIT on one connection to the
+// primary that owns the key: WAIT counts the replicas that have every write
+// made on its own connection.
+func (s *Store) recordAndWait(ctx context.Context, kind guardian.RevocationKind, keys []string, args []any) (int64, error) {
+	var node *redis.Client
+	switch c := s.client.(type) {
+	case *redis.Client:
+		node = c
+	case *redis.ClusterClient:
+		var err error
+		if node, err = c.MasterForKey(ctx, keys[0]); err != nil {
+			return 0, err
+		}
+	}
+	conn := node.Conn()
+	defer conn.Close()
+	created, err := revoke.Run(ctx, conn, keys, args...).Int64()
+	if err != nil {
+		return 0, err
+	}
+	n, err := conn.Wait(ctx, s.waitReplicas, s.waitTimeout).Result()
+	if err != nil {
+		return 0, fmt.Errorf("wait for replicas: %w", err)
+	}
+	if n < int64(s.waitReplicas) {
+		return 0, fmt.Errorf("%w: %s revocation reached %d of %d replicas within %v", ErrNotReplicated, kind, n, s.waitReplicas, s.waitTimeout)
+	}
+	return created, nil
+}
+
+// Revoked reports whether c is revoked: by its ID, by its Family, or by a
+// cut-off of its Subject at or after its IssuedAt (in whole seconds, as
+// [guardian.SubjectCutoffCovers] draws the line). It reads the three records
+// in one round trip: one MGET on a *redis.Client, a pipeline of GETs that
+// go-redis sends to each node at once on a *redis.ClusterClient.
+//
+// When Redis cannot answer, or ctx ends first, Revoked returns false and an
+// error wrapping [guardian.ErrUnavailable] (and the context's error, when
+// that was the cause): the caller must refuse the token.
+func (s *Store) Revoked(ctx context.Context, c *guardian.Claims) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("%w: redisstore: %w", guardian.ErrUnavailable, err)
+	}
+	if c == nil {
+		return false, errors.New("redisstore: Revoked of nil claims")
+	}
+	keys, n, subject := s.checkKeys(c)
+	if n == 0 {
+		return false, nil
+	}
+	var vals [3]string
+	var found [3]bool
+	if s.mget {
+		res, err := s.client.MGet(ctx, keys[:n]...).Result()
+		if err != nil {
+			return false, fmt.Errorf("%w: redisstore: check: %w", guardian.ErrUnavailable, err)
+		}
+		if len(res) != n {
+			return false, fmt.Errorf("%w: redisstore: check: MGET returned %d values for %d keys", guardian.ErrUnavailable, len(res), n)
+		}
+		for i, v := range res {
+			switch v := v.(type) {
+			case nil:
+			case string:
+				vals[i], found[i] = v, true
+			default:
+				return false, fmt.Errorf("%w: redisstore: check: unexpected %T in MGET reply", guardian.ErrUnavailable, v)
+			}
+		}
+	} else {
+		var cmds [3]*redis.StringCmd
+		pipe := s.client.Pipeline()
+		for i, k := range keys[:n] {
+			cmds[i] = pipe.Get(ctx, k)
+		}
+		// Exec's error is the first command's, and redis.Nil ("no record")
+		// may hide a real failure behind it: look at every command.
+		_, _ = pipe.Exec(ctx)
+		for i, cmd := range cmds[:n] {
+			v, err := cmd.Result()
+			switch {
+			case err == nil:
+				vals[i], found[i] = v, true
+			case errors.Is(err, redis.Nil):
+			default:
+				return false, fmt.Errorf("%w: redisstore: check: %w", guardian.ErrUnavailable, err)
+			}
+		}
+	}
+	// The subject's record is read and validated even when another record
+	// already says "revoked", so that a damaged value never goes unnoticed.
+	revoked := false
+	for i := range n {
+		if !found[i] {
+			continue
+		}
+		if i != subject {
+			revoked = true
+			continue
+		}
+		cutoff, err := strconv.ParseInt(vals[i], 10, 64)
+		if err != nil {
+			return false, fmt.Errorf("%w: redisstore: check: subject record holds %q, not a Unix time", guardian.ErrUnavailable, vals[i])
+		}
+		if guardian.SubjectCutoffCovers(time.Unix(cutoff, 0), c.IssuedAt) {
+			revoked = true
+		}
+	}
+	return revoked, nil
+}
+
+// checkKeys returns the keys of the records that can revoke c, in the order
+// token, subject, family, skipping empty IDs (no record has one), and the
+// index of the subject's key (-1 when c has no subject). The keys share one
+// allocation.
+func (s *Store) checkKeys(c *guardian.Claims) (keys [3]string, n, subject int) {
+	subject = -1
+	size := 0
+	for _, id := range [3]string{c.ID, c.Subject, c.Family} {
+		if id != "" {
+			size += len(s.prefix) + len(tagToken) + len(id)
+		}
+	}
+	if size == 0 {
+		return keys, 0, subject
+	}
+	var b strings.Builder
+	b.Grow(size)
+	var ends [3]int
+	for _, part := range [3]struct{ tag, id string }{{tagToken, c.ID}, {tagSubject, c.Subject}, {tagFamily, c.Family}} {
+		if part.id == "" {
+			continue
+		}
+		b.WriteString(s.prefix)
+		b.WriteString(part.tag)
+		b.WriteString(part.id)
+		if part.tag == tagSubject {
+			subject = n
+		}
+		ends[n] = b.Len()
+		n++
+	}
+	all, start := b.String(), 0
+	for i := range n {
+		keys[i], start = all[start:ends[i]], ends[i]
+	}
+	return keys, n, subject
+}
+
+// key returns the name of the record of kind tag for id.
+func (s *Store) key(tag, id string) string {
+	return s.prefix + tag + id
+}

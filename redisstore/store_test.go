@@ -1,0 +1,482 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/redisstore"
+	"github.com/guardian-go/guardian/revokertest"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestConformance(t *testing.T) {
+	client := newClient(t, redisOptions(t))
+	for _, tt := range []struct {
+		name   string
+		client redis.UniversalClient
+	}{
+		// A *redis.Client: one MGET per check.
+		{name: "MGET", client: client},
+		// An unknown client type: a pipeline of GETs, the Cluster path.
+		{name: "Pipeline", client: pipelineOnly{client}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newStoreOn(t, tt.client, nil)
+			revokertest.Run(t, func(t *testing.T) guardian.Revoker { return s })
+		})
+	}
+}
+
+func TestNew(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
+	defer client.Close()
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
+	defer ring.Close()
+	cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	defer cluster.Close()
+	cached := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", Protocol: 3, ClientSideCacheConfig: &redis.ClientSideCacheConfig{}})
+	defer cached.Close()
+	for _, tt := range []struct {
+		name    string
+		client  redis.UniversalClient
+		opts    *redisstore.Options
+		wantErr bool
+	}{
+		{name: "client, default options", client: client},
+		{name: "client, WaitReplicas", client: client, opts: &redisstore.Options{WaitReplicas: 1}},
+		{name: "cluster", client: cluster, opts: &redisstore.Options{WaitReplicas: 2, WaitTimeout: time.Second}},
+		{name: "other client type", client: pipelineOnly{client}, opts: &redisstore.Options{KeyPrefix: "app:"}},
+		{name: "nil client", client: nil, wantErr: true},
+		{name: "nil *redis.Client", client: (*redis.Client)(nil), wantErr: true},
+		{name: "nil *redis.ClusterClient", client: (*redis.ClusterClient)(nil), wantErr: true},
+		{name: "ring", client: ring, wantErr: true},
+		{name: "client-side caching", client: cached, wantErr: true},
+		{name: "other client type with WaitReplicas", client: pipelineOnly{client}, opts: &redisstore.Options{WaitReplicas: 1}, wantErr: true},
+		{name: "negative WaitReplicas", client: client, opts: &redisstore.Options{WaitReplicas: -1}, wantErr: true},
+		{name: "negative WaitTimeout", client: client, opts: &redisstore.Options{WaitReplicas: 1, WaitTimeout: -time.Second}, wantErr: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := redisstore.New(tt.client, tt.opts)
+			if tt.wantErr {
+				if err == nil || s != nil {
+					t.Fatalf("New() = %v, %v; want nil, an error", s, err)
+				}
+				return
+			}
+			if err != nil || s == nil {
+				t.Fatalf("New() = %v, %v; want a Store, nil", s, err)
+			}
+		})
+	}
+}
+
+// TestKeyLayout checks the documented key names: prefix, a tag per kind,
+// then the ID as it is, for IDs that are awkward in a key.
+func TestKeyLayout(t *testing.T) {
+	s, client, prefix := newStore(t, nil)
+	ctx := context.Background()
+	for _, id := range []string{"plain", `quo"te'd`, "co:lo:ns", "glob*?[x]{tag}", "unicode-é-漢字-🙂", string(make([]byte, 240))} {
+		id := newID("") + id
+		at := time.Now().Add(-time.Minute)
+		for _, r := range []guardian.Revocation{
+			{Kind: guardian.RevokeToken, ID: id, At: at, Until: time.Now().Add(time.Hour)},
+			{Kind: guardian.RevokeSubject, ID: id, At: at, Until: time.Now().Add(time.Hour)},
+			{Kind: guardian.RevokeFamily, ID: id, At: at, Until: time.Now().Add(time.Hour)},
+		} {
+			mustRevoke(t, s, r)
+		}
+		for _, key := range []string{prefix + "jti:" + id, prefix + "sub:" + id, prefix + "fam:" + id} {
+			got, err := client.Get(ctx, key).Result()
+			if err != nil {
+				t.Fatalf("GET %q: %v; want the record there", key, err)
+			}
+			if want := strconv.FormatInt(at.Unix(), 10); got != want {
+				t.Errorf("GET %q = %q, want %q (the Unix second of At)", key, got, want)
+			}
+		}
+	}
+	// Nothing else was written under the prefix.
+	keys, err := client.Keys(ctx, globEscape(prefix)+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(keys), 6*3; got != want {
+		t.Errorf("%d keys under the prefix, want %d: %q", got, want, keys)
+	}
+}
+
+func TestDefaultPrefix(t *testing.T) {
+	client := newClient(t, redisOptions(t))
+	s, err := redisstore.New(client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := newID("jti")
+	key := redisstore.DefaultKeyPrefix + "jti:" + id
+	t.Cleanup(func() { client.Del(context.Background(), key) })
+	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: time.Now(), Until: time.Now().Add(time.Minute)})
+	if n, err := client.Exists(context.Background(), key).Result(); err != nil || n != 1 {
+		t.Fatalf("EXISTS %q = %d, %v; want 1, nil", key, n, err)
+	}
+}
+
+// TestPrefixesDoNotMix checks that two Stores with different prefixes on
+// one database keep separate records.
+func TestPrefixesDoNotMix(t *testing.T) {
+	a, client, _ := newStore(t, nil)
+	b, _ := newStoreOn(t, client, nil)
+	c := claims()
+	mustRevoke(t, a, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+	wantRevoked(t, a, c, true, "in the store that revoked it")
+	wantRevoked(t, b, c, false, "in a store with another prefix")
+}
+
+// pttl returns the remaining lifetime of key.
+func pttl(t *testing.T, client *redis.Client, key string) time.Duration {
+	t.Helper()
+	d, err := client.PTTL(context.Background(), key).Result()
+	if err != nil {
+		t.Fatalf("PTTL %q: %v", key, err)
+	}
+	return d
+}
+
+// TestTTL checks that each record expires with the tokens it concerns: its
+// TTL is the time left until Until, rounded up to the millisecond.
+func TestTTL(t *testing.T) {
+	s, client, prefix := newStore(t, nil)
+	for _, tt := range []struct {
+		kind guardian.RevocationKind
+		tag  string
+	}{
+		{guardian.RevokeToken, "jti:"},
+		{guardian.RevokeSubject, "sub:"},
+		{guardian.RevokeFamily, "fam:"},
+	} {
+		t.Run(tt.kind.String(), func(t *testing.T) {
+			for _, life := range []time.Duration{time.Hour, 1500 * time.Millisecond, 30 * 24 * time.Hour} {
+				id := newID("id")
+				start := time.Now()
+				mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: start, Until: start.Add(life)})
+				got := pttl(t, client, prefix+tt.tag+id)
+				elapsed := time.Since(start)
+				// PTTL reports whole milliseconds, rounded down.
+				if got > life || got < life-elapsed-time.Millisecond {
+					t.Errorf("PTTL after revoking until now+%v = %v, want within [%v, %v]", life, got, life-elapsed-time.Millisecond, life)
+				}
+			}
+		})
+	}
+}
+
+// TestPastUntil checks that a record that concerns only expired tokens is
+// accepted and not written.
+func TestPastUntil(t *testing.T) {
+	s, client, prefix := newStore(t, nil)
+	past := time.Now().Add(-time.Second)
+	for _, kind := range []guardian.RevocationKind{guardian.RevokeToken, guardian.RevokeSubject, guardian.RevokeFamily} {
+		if err := s.Revoke(context.Background(), guardian.Revocation{Kind: kind, ID: newID("id"), At: past, Until: past}); err != nil {
+			t.Errorf("Revoke(%s, Until in the past) = %v, want nil", kind, err)
+		}
+	}
+	if keys, err := client.Keys(context.Background(), globEscape(prefix)+"*").Result(); err != nil || len(keys) != 0 {
+		t.Errorf("keys under the prefix = %q, %v; want none", keys, err)
+	}
+}
+
+// TestExpiryOnlyMovesLater checks that revoking again with an earlier Until
+// keeps the later expiry, and a later Until extends it.
+func TestExpiryOnlyMovesLater(t *testing.T) {
+	s, client, prefix := newStore(t, nil)
+	for _, tt := range []struct {
+		kind guardian.RevocationKind
+		tag  string
+	}{
+		{guardian.RevokeToken, "jti:"},
+		{guardian.RevokeSubject, "sub:"},
+		{guardian.RevokeFamily, "fam:"},
+	} {
+		t.Run(tt.kind.String(), func(t *testing.T) {
+			id := newID("id")
+			key := prefix + tt.tag + id
+			at := time.Now()
+			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, Until: time.Now().Add(time.Hour)})
+			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, Until: time.Now().Add(time.Minute)})
+			if got := pttl(t, client, key); got < 59*time.Minute {
+				t.Errorf("PTTL after a revocation with an earlier Until = %v, want about an hour (never shortened)", got)
+			}
+			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, Until: time.Now().Add(2 * time.Hour)})
+			if got := pttl(t, client, key); got < 119*time.Minute {
+				t.Errorf("PTTL after a revocation with a later Until = %v, want about two hours", got)
+			}
+		})
+	}
+}
+
+// TestSubjectCutoffConcurrent races many writers on one subject: the
+// cut-off that stays is the latest, and the expiry the longest, whatever the
+// order the writes arrive in.
+func TestSubjectCutoffConcurrent(t *testing.T) {
+	s, client, prefix := newStore(t, nil)
+	sub := newID("sub")
+	base := time.Now().Truncate(time.Second).Add(-time.Hour)
+	const writers, each = 8, 20
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				// Writer w writes cut-offs w, w+writers, ...; the largest,
+				// writers*each-1 seconds after base, comes from the last.
+				n := i*writers + w
+				r := guardian.Revocation{
+					Kind:  guardian.RevokeSubject,
+					ID:    sub,
+					At:    base.Add(time.Duration(n) * time.Second),
+					Until: time.Now().Add(time.Hour + time.Duration(n%7)*time.Minute),
+				}
+				if err := s.Revoke(context.Background(), r); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent Revoke: %v", err)
+	}
+	latest := base.Add((writers*each - 1) * time.Second)
+	got, err := client.Get(context.Background(), prefix+"sub:"+sub).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.FormatInt(latest.Unix(), 10); got != want {
+		t.Errorf("cut-off after concurrent writers = %s, want the latest, %s", got, want)
+	}
+	if got := pttl(t, client, prefix+"sub:"+sub); got < time.Hour+5*time.Minute {
+		t.Errorf("PTTL after concurrent writers = %v, want the longest, about 1h6m", got)
+	}
+	c := claims()
+	c.Subject = sub
+	c.IssuedAt = latest
+	wantRevoked(t, s, c, true, "a token issued at the latest cut-off")
+	c.IssuedAt = latest.Add(time.Second)
+	wantRevoked(t, s, c, false, "a token issued a second after the latest cut-off")
+}
+
+// TestRestart checks that revocations outlive the Store and the client: a
+// new process (a new client and Store on the same server) still refuses the
+// tokens.
+func TestRestart(t *testing.T) {
+	opts := redisOptions(t)
+	second := newClient(t, opts) // the one that cleans up
+	prefix := testPrefix(t, second)
+	first := redis.NewClient(opts)
+	before, err := redisstore.New(first, &redisstore.Options{KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, sibling, other := claims(), claims(), claims()
+	sibling.Family = c.Family
+	other.Subject = c.Subject
+	other.IssuedAt = c.IssuedAt.Add(-time.Minute)
+	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: time.Now(), Until: c.ExpiresAt})
+	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: c.IssuedAt.Add(-time.Second), Until: c.ExpiresAt})
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	after, err := redisstore.New(second, &redisstore.Options{KeyPrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRevoked(t, after, c, true, "the revoked token, after a restart")
+	wantRevoked(t, after, sibling, true, "a token of the revoked family, after a restart")
+	wantRevoked(t, after, other, true, "a token of the subject before its cut-off, after a restart")
+	wantRevoked(t, after, claims(), false, "another token, after a restart")
+}
+
+// TestDamagedRecords checks that the Store fails closed when a key under its
+// prefix does not hold what it wrote: an error, never "not revoked".
+func TestDamagedRecords(t *testing.T) {
+	client := newClient(t, redisOptions(t))
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name   string
+		client redis.UniversalClient
+	}{
+		{name: "MGET", client: client},
+		{name: "Pipeline", client: pipelineOnly{client}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, prefix := newStoreOn(t, tt.client, nil)
+			c := claims()
+			if err := client.Set(ctx, prefix+"sub:"+c.Subject, "not a time", time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Revoked(ctx, c); err == nil {
+				t.Errorf("Revoked with a damaged subject record = %v, nil; want an error", got)
+			}
+			c = claims()
+			if err := client.HSet(ctx, prefix+"jti:"+c.ID, "field", "value").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt}); err == nil {
+				t.Error("Revoke over a key of another type = nil, want an error (the token would not read as revoked)")
+			}
+		})
+	}
+}
+
+// TestWaitReplicas checks that with WaitReplicas set, Revoke reports a write
+// that did not reach enough replicas.
+func TestWaitReplicas(t *testing.T) {
+	client := newClient(t, redisOptions(t))
+	ctx := context.Background()
+	info, err := client.Info(ctx, "replication").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicas := 0
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+			replicas, _ = strconv.Atoi(v)
+		}
+	}
+	s, _ := newStoreOn(t, client, &redisstore.Options{WaitReplicas: replicas + 1, WaitTimeout: 200 * time.Millisecond})
+	c := claims()
+	start := time.Now()
+	err = s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+	if !errors.Is(err, redisstore.ErrNotReplicated) {
+		t.Fatalf("Revoke waiting for %d replicas of %d = %v, want ErrNotReplicated", replicas+1, replicas, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Revoke took %v, want about the 200ms WaitTimeout", d)
+	}
+	// The primary has the record all the same.
+	wantRevoked(t, s, c, true, "a token whose revocation is on the primary only")
+
+	// With a replica (not so on the usual test server), every write waits
+	// for it, and the Store still passes the conformance suite.
+	if replicas > 0 {
+		s, _ := newStoreOn(t, client, &redisstore.Options{WaitReplicas: replicas, WaitTimeout: time.Second})
+		revokertest.Run(t, func(t *testing.T) guardian.Revoker { return s })
+	}
+}
+
+// TestConsume checks Consume beyond the conformance suite: it keeps the
+// later expiry, and answers for a token whose Until has passed without
+// writing anything.
+func TestConsume(t *testing.T) {
+	s, client, prefix := newStore(t, nil)
+	ctx := context.Background()
+	c := claims()
+	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: time.Now().Add(time.Minute)})
+	first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: time.Now().Add(time.Hour)})
+	if err != nil || first {
+		t.Fatalf("Consume of a revoked token = %v, %v; want false, nil", first, err)
+	}
+	if got := pttl(t, client, prefix+"jti:"+c.ID); got < 59*time.Minute {
+		t.Errorf("PTTL after Consume with a later Until = %v, want about an hour", got)
+	}
+
+	past := time.Now().Add(-time.Second)
+	for _, tt := range []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{name: "a token never consumed", id: newID("jti"), want: true},
+		{name: "a revoked token", id: c.ID, want: false},
+	} {
+		first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: tt.id, At: past, Until: past})
+		if err != nil || first != tt.want {
+			t.Errorf("Consume(%s, Until in the past) = %v, %v; want %v, nil", tt.name, first, err, tt.want)
+		}
+	}
+	if keys, err := client.Keys(ctx, globEscape(prefix)+"*").Result(); err != nil || len(keys) != 1 {
+		t.Errorf("keys under the prefix = %q, %v; want only the revoked token's", keys, err)
+	}
+	if _, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: time.Now(), Until: c.ExpiresAt}); err == nil {
+		t.Error("Consume of a subject revocation = nil error, want an error")
+	}
+}
+
+// TestConsumeRetried loses the reply to Consume's write once: go-redis
+// retries the script on a new connection, and Consume must still report
+// that it consumed the token (the record is its own), not that someone else
+// did, which guardian would take for a stolen refresh token.
+func TestConsumeRetried(t *testing.T) {
+	opts := redisOptions(t)
+	var lost atomic.Bool
+	dialer := &net.Dialer{Timeout: opts.DialTimeout}
+	opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &replyLosingConn{Conn: conn, lost: &lost}, nil
+	}
+	client := newClient(t, opts)
+	s, _ := newStoreOn(t, client, nil)
+	c := claims()
+	first, err := s.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+	if !lost.Load() {
+		t.Fatal("no reply was lost; the test did not test anything")
+	}
+	if err != nil || !first {
+		t.Fatalf("Consume whose reply was lost once = %v, %v; want true, nil", first, err)
+	}
+	first, err = s.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+	if err != nil || first {
+		t.Fatalf("a second Consume = %v, %v; want false, nil", first, err)
+	}
+}
+
+// replyLosingConn delivers the first script run in Consume's mode to Redis,
+// reads Redis's reply that it ran, and drops it with the connection, as a
+// network failure between a write and its acknowledgment would.
+type replyLosingConn struct {
+	net.Conn
+	lost  *atomic.Bool // set once a reply was dropped, on any connection
+	armed bool
+}
+
+func (c *replyLosingConn) Write(b []byte) (int, error) {
+	c.armed = !c.lost.Load() && bytes.Contains(b, []byte("$4\r\nonce\r\n"))
+	return c.Conn.Write(b)
+}
+
+func (c *replyLosingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	// An integer reply means the script ran (NOSCRIPT, an error, does not).
+	if c.armed && n > 0 && b[0] == ':' && c.lost.CompareAndSwap(false, true) {
+		c.Conn.Close()
+		return 0, io.EOF
+	}
+	return n, err
+}
+
+func TestRevokedNilClaims(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
+	defer client.Close()
+	s, err := redisstore.New(client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Revoked(context.Background(), nil); err == nil {
+		t.Errorf("Revoked(nil) = %v, nil; want an error", got)
+	}
+}
