@@ -181,7 +181,8 @@ func (k *Key) verifyWith(signingInput string, sig []byte, sc *scratch) error {
 		}
 		return nil
 	}
-	if err := k.method.Verify(signingInput, sig, k.public); err != nil {
+	sc.mac = append(sc.mac[:0], signingInput...)
+	if !verifyAsymmetric(k.alg, k.public, sc.mac, sig, sc) {
 		return invalid(ErrInvalidSignature, "")
 	}
 	return nil

@@ -7,11 +7,16 @@ import "sync"
 type scratch struct {
 	in  []byte // a base64 segment, copied from the token
 	out []byte // decoded bytes; valid until the next decode
-	mac []byte // HMAC input and output
+	mac []byte // HMAC input and output, or the signing input
+	sum []byte // a digest
+	der []byte // an ASN.1 ECDSA signature
 }
 
 var scratchPool = sync.Pool{New: func() any {
-	return &scratch{in: make([]byte, 0, 1024), out: make([]byte, 0, 1024), mac: make([]byte, 0, 1024)}
+	return &scratch{
+		in: make([]byte, 0, 1024), out: make([]byte, 0, 1024), mac: make([]byte, 0, 1024),
+		sum: make([]byte, 0, 64), der: make([]byte, 0, 160),
+	}
 }}
 
 func getScratch() *scratch { return scratchPool.Get().(*scratch) }

@@ -1,0 +1,142 @@
+package sqlstore_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/revokertest"
+	"github.com/guardian-go/guardian/sqlstore"
+)
+
+func TestConsume(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		db := b.open(t)
+		clock := newFakeClock(time.Now())
+		opts := &sqlstore.Options{AllowList: true, SweepInterval: -1, Clock: clock.Now}
+		uniqueTables(t, b, opts)
+		s := openStore(t, b, db, opts)
+		ctx := context.Background()
+		consume := func(t *testing.T, s *sqlstore.Store, id string, until time.Time, want bool, why string) {
+			t.Helper()
+			got, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: clock.Now(), Until: until})
+			if err != nil || got != want {
+				t.Fatalf("Consume(%s) = %v, %v; want %v, nil", why, got, err, want)
+			}
+		}
+
+		t.Run("OnceThenRefused", func(t *testing.T) {
+			c := claims(revokertest.NewID("sub"), clock.Now())
+			if err := s.Record(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			consume(t, s, c.ID, c.ExpiresAt, true, "a fresh token")
+			consume(t, s, c.ID, c.ExpiresAt, false, "the same token again")
+			wantRevoked(t, s, c, true, "a consumed token")
+			if list, err := s.ActiveTokens(ctx, c.Subject); err != nil || len(list) != 0 {
+				t.Fatalf("ActiveTokens() after Consume = %v, %v; want none: Consume deletes the recorded row", list, err)
+			}
+		})
+
+		t.Run("RevokedByRevoke", func(t *testing.T) {
+			c := claims(revokertest.NewID("sub"), clock.Now())
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: clock.Now(), Until: c.ExpiresAt})
+			consume(t, s, c.ID, c.ExpiresAt, false, "a token revoked by Revoke")
+		})
+
+		t.Run("ExpiredRecordReplaced", func(t *testing.T) {
+			id := revokertest.NewID("jti")
+			consume(t, s, id, clock.Now().Add(time.Minute), true, "a fresh token")
+			clock.Advance(2 * time.Minute)
+			consume(t, s, id, clock.Now().Add(time.Hour), true, "a token whose earlier record has expired")
+			consume(t, s, id, clock.Now().Add(time.Hour), false, "the same token again")
+		})
+
+		t.Run("UntilPassed", func(t *testing.T) {
+			past := clock.Now().Add(-time.Second)
+			id := revokertest.NewID("jti")
+			consume(t, s, id, past, true, "a never-revoked token whose Until has passed")
+			consume(t, s, id, past, true, "the same again: nothing was stored")
+			c := claims(revokertest.NewID("sub"), clock.Now())
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: clock.Now(), Until: c.ExpiresAt})
+			consume(t, s, c.ID, past, false, "a revoked token, with an Until already passed")
+		})
+
+		t.Run("Refusals", func(t *testing.T) {
+			now := clock.Now()
+			tests := []struct {
+				name string
+				r    guardian.Revocation
+			}{
+				{name: "family", r: guardian.Revocation{Kind: guardian.RevokeFamily, ID: "f", At: now, Until: now.Add(time.Hour)}},
+				{name: "subject", r: guardian.Revocation{Kind: guardian.RevokeSubject, ID: "s", At: now, Until: now.Add(time.Hour)}},
+				{name: "no Until", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t", At: now}},
+				{name: "ID too long", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: strings.Repeat("t", sqlstore.MaxIDLength+1), At: now, Until: now.Add(time.Hour)}},
+			}
+			for _, tt := range tests {
+				if got, err := s.Consume(ctx, tt.r); err == nil || got {
+					t.Errorf("Consume(%s) = %v, %v; want false and an error", tt.name, got, err)
+				}
+			}
+		})
+
+		t.Run("RaceAcrossInstances", func(t *testing.T) {
+			// Several stores, each with its own pool, as several instances
+			// of a service would be.
+			var stores []*sqlstore.Store
+			for range 3 {
+				other, err := sqlstore.New(b.open(t), b.dialect, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer other.Close()
+				stores = append(stores, other)
+			}
+			for range 5 {
+				id := revokertest.NewID("jti")
+				var wins atomic.Int32
+				var wg sync.WaitGroup
+				for i := range 12 {
+					wg.Go(func() {
+						first, err := stores[i%len(stores)].Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: clock.Now(), Until: clock.Now().Add(time.Hour)})
+						if err != nil {
+							t.Errorf("Consume() = %v", err)
+						}
+						if first {
+							wins.Add(1)
+						}
+					})
+				}
+				wg.Wait()
+				if got := wins.Load(); got != 1 {
+					t.Fatalf("%d of 12 concurrent Consume calls across 3 stores reported first, want exactly 1", got)
+				}
+			}
+		})
+	})
+}
+
+// TestConsumeMySQLClientFoundRows checks that Consume does not depend on how
+// the MySQL driver counts affected rows.
+func TestConsumeMySQLClientFoundRows(t *testing.T) {
+	b := newBackend(t, "mysql")
+	sep := "?"
+	if strings.Contains(b.dsn, "?") {
+		sep = "&"
+	}
+	b.dsn += sep + "clientFoundRows=true"
+	s := newStore(t, b, b.open(t), nil)
+	ctx := context.Background()
+	now := time.Now()
+	id := revokertest.NewID("jti")
+	for i, want := range []bool{true, false, false} {
+		got, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: now, Until: now.Add(time.Hour)})
+		if err != nil || got != want {
+			t.Fatalf("Consume() #%d with clientFoundRows = %v, %v; want %v, nil", i+1, got, err, want)
+		}
+	}
+}

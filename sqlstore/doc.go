@@ -1,0 +1,82 @@
+// Package sqlstore is a [guardian.Revoker] that keeps revocations in a SQL
+// database through database/sql: PostgreSQL, MySQL/MariaDB or SQLite. Every
+// instance of a service sharing the database refuses a token once one of
+// them has revoked it, also after a restart.
+//
+// The package imports no driver: open the *sql.DB with the driver of your
+// choice and name its dialect.
+//
+//	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL")) // github.com/jackc/pgx/v5/stdlib
+//	...
+//	store, err := sqlstore.New(db, sqlstore.Postgres, nil)
+//	...
+//	defer store.Close()
+//	if err := store.CreateSchema(ctx); err != nil { ... }
+//
+// # Revocation model
+//
+// A token is revoked by jti until its exp; a refresh family is revoked as a
+// whole; a subject revocation records a cut-off ("log out everywhere"):
+// tokens of the subject issued at or before it, in whole seconds, are
+// refused (see [guardian.SubjectCutoffCovers]). Revoking again keeps the
+// later Until and the later cut-off, so a cut-off only moves forward.
+// Records are reported until their Until only, and a background sweeper
+// deletes them afterwards (see [Options].SweepInterval and [Store.Sweep]).
+//
+// [Store.Consume] makes the store a [guardian.TokenConsumer]: it revokes a
+// token and reports whether this call did, atomically, so that of several
+// concurrent refreshes with one refresh token exactly one succeeds.
+//
+// [Store.Revoked] is one statement of a few primary-key lookups. It fails
+// closed: when the database cannot answer in time (down, slow past the
+// context's deadline, ctx canceled), it returns an error wrapping
+// [guardian.ErrUnavailable], never "not revoked", and guardian's middleware
+// answers 503. database/sql replaces broken connections, so the store
+// recovers by itself when the database comes back.
+//
+// # Schema
+//
+// Creating tables is opt-in: call [Store.CreateSchema] at start-up (it is
+// idempotent and safe from several instances at once), or put the DDL that
+// [Store.Schema] returns into your migrations. Table names are options
+// ([Options].RevocationsTable, [Options].TokensTable); they are checked to be
+// plain identifiers and quoted, and nothing else is ever put into SQL text:
+// every value is a bound parameter. For PostgreSQL, with the default names:
+//
+//	CREATE TABLE IF NOT EXISTS "guardian_revocations" (
+//		kind SMALLINT NOT NULL,        -- 1 token (jti), 2 subject, 3 family
+//		id TEXT COLLATE "C" NOT NULL,  -- the jti, sub or family
+//		cutoff_s BIGINT NOT NULL,      -- subject cut-off, Unix seconds; 0 otherwise
+//		until_ms BIGINT NOT NULL,      -- Until, Unix milliseconds
+//		PRIMARY KEY (kind, id)
+//	);
+//	CREATE INDEX IF NOT EXISTS "guardian_revocations_until_idx" ON "guardian_revocations" (until_ms);
+//
+// Instants are stored as integers (Unix seconds for the cut-off, which is
+// compared with iat's whole seconds, Unix milliseconds for Until and exp),
+// compared with the application's clock: no time zone or column type can
+// shift them. IDs are compared byte for byte (VARBINARY in MySQL, whose
+// string collations ignore case and trailing spaces) and may be up to
+// [MaxIDLength] bytes. The README lists the DDL of every dialect.
+//
+// # Allow-list mode
+//
+// With [Options].AllowList (GuardianDB's model), every issued token must be
+// recorded through [Store.Record], which has the signature of the issuer's
+// after-issue hook, and Revoked reports true for any token that was not,
+// still in one statement. Revoking a token deletes its row; subject
+// cut-offs and family revocations still apply. [Store.ActiveTokens] lists
+// a subject's sessions; revoke one with a [guardian.RevokeToken]
+// revocation, or all with [Store.RevokeAll] or a [guardian.RevokeSubject]
+// revocation.
+//
+// # Durability
+//
+// A Revoke that returned nil has been committed (db must be in autocommit
+// mode, database/sql's default). It survives a crash of the database when
+// the server flushes commits: PostgreSQL's synchronous_commit = on (the
+// default), MySQL's innodb_flush_log_at_trx_commit = 1 (the default), and,
+// for SQLite, journal_mode = WAL with synchronous = FULL. Point the store
+// at the primary, or at a synchronously replicated database: a replica
+// that lags can miss a revocation.
+package sqlstore

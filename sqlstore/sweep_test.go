@@ -1,0 +1,164 @@
+package sqlstore_test
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/revokertest"
+	"github.com/guardian-go/guardian/sqlstore"
+)
+
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct{ ms atomic.Int64 }
+
+func newFakeClock(t time.Time) *fakeClock {
+	c := &fakeClock{}
+	c.ms.Store(t.UnixMilli())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.UnixMilli(c.ms.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
+
+// TestSweep checks that Sweep deletes exactly the expired rows of both
+// tables, in batches, and that expired rows are never reported even before
+// they are swept.
+func TestSweep(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		db := b.open(t)
+		clock := newFakeClock(time.Now())
+		opts := &sqlstore.Options{AllowList: true, SweepInterval: -1, Clock: clock.Now}
+		uniqueTables(t, b, opts)
+		s := openStore(t, b, db, opts)
+		sqlstore.SetSweepBatch(s, 2) // force several batches
+		ctx := context.Background()
+		now := clock.Now()
+
+		soon, later := now.Add(time.Minute), now.Add(time.Hour)
+		sub := revokertest.NewID("sub")
+		for _, r := range []guardian.Revocation{
+			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, Until: soon},
+			{Kind: guardian.RevokeFamily, ID: revokertest.NewID("fam"), At: now, Until: soon},
+			{Kind: guardian.RevokeSubject, ID: revokertest.NewID("sub"), At: now, Until: soon},
+			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, Until: soon},
+			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, Until: later},
+		} {
+			mustRevoke(t, s, r)
+		}
+		short := claims(sub, now)
+		short.ExpiresAt = soon
+		long := claims(sub, now)
+		long.ExpiresAt = later
+		for _, c := range []*guardian.Claims{short, long} {
+			if err := s.Record(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		if n, err := s.Sweep(ctx); err != nil || n != 0 {
+			t.Fatalf("Sweep() before anything expired = %d, %v; want 0, nil", n, err)
+		}
+		clock.Advance(2 * time.Minute)
+		wantRevoked(t, s, short, true, "a recorded token past its exp, not yet swept")
+		wantRevoked(t, s, long, false, "a recorded token before its exp")
+		n, err := s.Sweep(ctx)
+		if err != nil || n != 5 {
+			t.Fatalf("Sweep() = %d, %v; want 5 (4 revocations, 1 token), nil", n, err)
+		}
+		if got := countRows(t, db, opts.RevocationsTable); got != 1 {
+			t.Errorf("revocation rows after Sweep = %d, want 1", got)
+		}
+		if got := countRows(t, db, opts.TokensTable); got != 1 {
+			t.Errorf("token rows after Sweep = %d, want 1", got)
+		}
+		if n, err := s.Sweep(ctx); err != nil || n != 0 {
+			t.Fatalf("second Sweep() = %d, %v; want 0, nil", n, err)
+		}
+		wantRevoked(t, s, long, false, "a recorded token that survived the sweep")
+	})
+}
+
+// TestSweeper checks that the background sweeper deletes expired rows on
+// its own, and that Close stops it.
+func TestSweeper(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		db := b.open(t)
+		opts := &sqlstore.Options{SweepInterval: 20 * time.Millisecond}
+		uniqueTables(t, b, opts)
+		s := openStore(t, b, db, opts)
+		now := time.Now()
+		for range 3 {
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, Until: now.Add(100 * time.Millisecond)})
+		}
+		mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, Until: now.Add(time.Hour)})
+		deadline := time.Now().Add(10 * time.Second)
+		for countRows(t, db, opts.RevocationsTable) != 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("revocation rows = %d 10s after they expired, want 1: the sweeper did not run", countRows(t, db, opts.RevocationsTable))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		done := sqlstore.SweeperDone(s)
+		if done == nil {
+			t.Fatal("store has no sweeper")
+		}
+		s.Close()
+		select {
+		case <-done:
+		default:
+			t.Fatal("sweeper still running after Close returned")
+		}
+	})
+}
+
+// TestSweeperDisabled checks that a negative interval starts no goroutine.
+func TestSweeperDisabled(t *testing.T) {
+	b := newBackend(t, "sqlite")
+	s := newStore(t, b, b.open(t), &sqlstore.Options{SweepInterval: -1})
+	if done := sqlstore.SweeperDone(s); done != nil {
+		t.Fatal("SweepInterval < 0 started a sweeper")
+	}
+}
+
+// TestSweeperNoGoroutineLeak counts goroutines: after Close, as many run as
+// before New. Not parallel, so that other tests do not move the count.
+func TestSweeperNoGoroutineLeak(t *testing.T) {
+	b := newBackend(t, "sqlite")
+	db := b.open(t)
+	opts := &sqlstore.Options{SweepInterval: time.Millisecond}
+	uniqueTables(t, b, opts)
+	warm, err := sqlstore.New(db, b.dialect, &sqlstore.Options{SweepInterval: -1, RevocationsTable: opts.RevocationsTable})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := warm.CreateSchema(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	warm.Close()
+
+	before := runtime.NumGoroutine()
+	for range 5 {
+		s, err := sqlstore.New(db, b.dialect, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond) // a few sweeps
+		s.Close()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		after := runtime.NumGoroutine()
+		if after <= before {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("goroutines after Close = %d, before New = %d; leaked:\n%s", after, before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
