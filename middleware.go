@@ -58,7 +58,9 @@ func (g *Guardian[U]) VerifyHeader(opts *VerifyOptions) func(http.Handler) http.
 		default:
 			return "", true, fmt.Errorf("%w: %d %s headers", ErrMalformedHeader, len(values), name)
 		}
-		raw, found, err := authheader.Parse(values[0], g.scheme, maxLen)
+		// Split, not Parse: the characters of a token that verifies are
+		// known good, so they are checked only when it does not (below).
+		raw, found, err := authheader.Split(values[0], g.scheme, maxLen)
 		if err != nil {
 			return "", true, fmt.Errorf("%w: want %q followed by one token", ErrMalformedHeader, g.scheme)
 		}
@@ -130,10 +132,12 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 			}
 			st := authState{err: err}
 			if err == nil {
-				if st.claims, err = g.issuer.Verify(ctx, raw, types...); err != nil {
-					st.err = err
-				} else {
+				if st.claims, err = g.issuer.Verify(ctx, raw, types...); err == nil {
 					st.token = raw
+				} else if !authheader.IsToken68(raw) {
+					st.err = fmt.Errorf("%w: the token has characters outside token68", ErrMalformedHeader)
+				} else {
+					st.err = err
 				}
 			}
 			ctx, _ = withState(ctx, st)

@@ -70,7 +70,8 @@ var errUnsupported = errors.New("algorithm not supported")
 
 // cases are the columns, in table order.
 var cases = []benchCase{
-	{name: "guardian", kind: verifier, requiresExp: true, checksKid: true, build: buildGuardian},
+	{name: "guardian", kind: verifier, requiresExp: true, checksKid: true, build: buildGuardian(0)},
+	{name: "guardian-cached", kind: verifier, requiresExp: true, checksKid: true, build: buildGuardian(1000)},
 	{name: "golangjwt", kind: verifier, requiresExp: true, checksKid: true, build: buildGolangJWT},
 	{name: "jwtauth", kind: verifier, requiresExp: false, checksKid: false, build: buildJWTAuth},
 	{name: "auth0", kind: verifier, requiresExp: false, checksKid: true, build: buildAuth0},
@@ -96,16 +97,22 @@ var theUser = &user{id: subject}
 
 // buildGuardian is guardian's full chain: VerifyHeader → LoadResource (a
 // trivial loader) → EnsureAuthenticated, with the memory Revoker on and
-// iss and aud configured.
-func buildGuardian(f *algFixture) (http.Handler, error) {
+// iss and aud configured; with a verified-token cache of cacheSize tokens
+// when it is positive.
+func buildGuardian(cacheSize int) func(f *algFixture) (http.Handler, error) {
+	return func(f *algFixture) (http.Handler, error) { return guardianChain(f, cacheSize) }
+}
+
+func guardianChain(f *algFixture, cacheSize int) (http.Handler, error) {
 	keys, err := guardian.NewKeySet(f.key)
 	if err != nil {
 		return nil, err
 	}
 	iss, err := guardian.NewIssuer(keys, &guardian.Options{
-		Issuer:   issuer,
-		Audience: []string{audience},
-		Revoker:  guardian.NewMemoryRevoker(nil),
+		Issuer:    issuer,
+		Audience:  []string{audience},
+		Revoker:   guardian.NewMemoryRevoker(nil),
+		CacheSize: cacheSize,
 	})
 	if err != nil {
 		return nil, err

@@ -45,6 +45,18 @@ func FuzzParseAuthorization(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, value, scheme string, maxLen int) {
 		tok, found, err := authheader.Parse(value, scheme, maxLen)
+		// Split agrees with Parse, but for the token68 check of the token.
+		stok, sfound, serr := authheader.Split(value, scheme, maxLen)
+		switch {
+		case sfound != found:
+			t.Fatalf("Split(%q) found %v, Parse found %v", value, sfound, found)
+		case serr == nil && err == nil && stok != tok:
+			t.Fatalf("Split(%q) = %q, Parse = %q", value, stok, tok)
+		case serr != nil && err == nil:
+			t.Fatalf("Split(%q) failed (%v) where Parse succeeded", value, serr)
+		case serr == nil && err != nil && authheader.IsToken68(stok):
+			t.Fatalf("Parse(%q) failed (%v) on a token68 that Split found", value, err)
+		}
 		if err != nil {
 			if !found || tok != "" || !errors.Is(err, authheader.ErrMalformed) {
 				t.Fatalf("Parse(%q, %q, %d) = %q, %v, %v: an error must be ErrMalformed, with found and no token", value, scheme, maxLen, tok, found, err)
