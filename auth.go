@@ -117,12 +117,19 @@ func (g *Guardian[U]) SignIn(w http.ResponseWriter, r *http.Request, user U) (To
 		return Token{}, r, err
 	}
 	ctx, _ := withState(r.Context(), authState{token: tok.Raw, claims: tok.Claims, resource: user, loaded: true})
-	r = r.WithContext(ctx)
+	g.SetTokenHeaders(w, tok)
+	return tok, r.WithContext(ctx), nil
+}
+
+// SetTokenHeaders sets the headers of a response that hands out tok, as
+// SignIn does: "Authorization: <scheme> <token>", "X-Expires: <exp in Unix
+// seconds>" and "Cache-Control: no-store" (RFC 6749 §5.1). Use it where
+// tokens are handed out otherwise, as after a refresh.
+func (g *Guardian[U]) SetTokenHeaders(w http.ResponseWriter, tok Token) {
 	h := w.Header()
 	h.Set("Authorization", g.scheme+" "+tok.Raw)
 	h.Set("X-Expires", strconv.FormatInt(tok.Claims.ExpiresAt.Unix(), 10))
 	h.Set("Cache-Control", "no-store")
-	return tok, r, nil
 }
 
 // SignOut revokes the request's current token and its family (every token

@@ -170,3 +170,29 @@ func TestJWKSHandler(t *testing.T) {
 		t.Errorf("POST status = %d, want 405", w.Code)
 	}
 }
+
+// FuzzParseJWKS feeds arbitrary documents to ParseJWKS: it never panics,
+// every error wraps ErrKey, and every key it returns is a verification key
+// pinned to an algorithm, which publishes back to the same JWK.
+func FuzzParseJWKS(f *testing.F) {
+	f.Add(`{"keys":[{"kty":"OKP","alg":"EdDSA","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`)
+	f.Add(`{"keys":[{"kty":"EC","alg":"ES256","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k"}]}`)
+	f.Add(`{"keys":[{"kty":"RSA","alg":"RS256","n":"AQAB","e":"AQAB"}]}`)
+	f.Add(`{"keys":[]}`)
+	f.Add(`{"keys":[{"kty":"oct","alg":"HS256","k":"AAAA"}]}`)
+	f.Add(`{`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		keys, err := guardian.ParseJWKS([]byte(doc))
+		if err != nil {
+			if !errors.Is(err, guardian.ErrKey) {
+				t.Fatalf("error %v does not wrap ErrKey", err)
+			}
+			return
+		}
+		for _, k := range keys {
+			if k.CanSign() || k.Public() == nil || k.Algorithm() == "" {
+				t.Fatalf("parsed key %q: CanSign %v, public %T, alg %q", k.ID(), k.CanSign(), k.Public(), k.Algorithm())
+			}
+		}
+	})
+}

@@ -331,6 +331,12 @@ func walkContract(t *testing.T, store string) {
 		if next.refresh == tok.refresh || next.access == tok.access {
 			t.Fatal("refresh returned the same tokens")
 		}
+		if got := r.header.Get("Authorization"); got != "Bearer "+next.access {
+			t.Errorf("refresh Authorization header = %q, want Bearer + the new access token", got)
+		}
+		if got, want := r.header.Get("X-Expires"), strconv.FormatInt(int64(m["exp"].(float64)), 10); got != want {
+			t.Errorf("refresh X-Expires = %q, want %s", got, want)
+		}
 		wantStatus(t, "me with the refreshed access token", s.do("GET", "/api/me", next.access, ""), http.StatusOK)
 
 		// Reuse of the consumed refresh token: refused, and its family dies.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/guardian-go/guardian"
@@ -180,9 +179,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		s.authError(w, r, err)
 		return
 	}
-	h := w.Header()
-	h.Set("Authorization", "Bearer "+access.Raw)
-	h.Set("X-Expires", strconv.FormatInt(access.Claims.ExpiresAt.Unix(), 10))
+	s.g.SetTokenHeaders(w, access)
 	writeJSON(w, http.StatusOK, tokensJSON{Token: access.Raw, RefreshToken: rotated.Raw, Exp: access.Claims.ExpiresAt.Unix()})
 }
 
