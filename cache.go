@@ -78,16 +78,6 @@ func (c *verifiedCache) put(raw string, claims *Claims, now time.Time) {
 	s.entries[raw] = claims
 }
 
-// clear forgets every token, after a key rotation.
-func (c *verifiedCache) clear() {
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		clear(s.entries)
-		s.mu.Unlock()
-	}
-}
-
 // len counts the cached tokens.
 func (c *verifiedCache) len() int {
 	n := 0

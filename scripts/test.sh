@@ -76,15 +76,15 @@ fi
 status=0
 for m in "${modules[@]}"; do
   say "module $m"
+  # Each step stops the module at its first failure (set -e does not apply
+  # inside a subshell whose status is tested).
   (
-    cd "$m"
-    go mod tidy -diff
-    go vet ./...
-    if [ -z "${SKIP_LINT:-}" ]; then
-      go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
-    fi
-    go test -race -count=1 ./...
-  ) || status=1
+    cd "$m" &&
+      go mod tidy -diff &&
+      go vet ./... &&
+      { [ -n "${SKIP_LINT:-}" ] || go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...; } &&
+      go test -race -count=1 ./...
+  ) || { status=1; say "module $m FAILED"; }
 done
 
 if [ "$status" -ne 0 ]; then

@@ -113,8 +113,6 @@ var token68Chars = func() (t [256]bool) {
 	return t
 }()
 
-func isToken68Char(c byte) bool { return token68Chars[c] }
-
 func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
