@@ -45,7 +45,8 @@ type Claims struct {
 	// ExpiresAt is exp; verification requires it.
 	ExpiresAt time.Time
 
-	payload string // the decoded JSON payload, for Custom
+	payload string    // the decoded JSON payload, for Custom
+	aud1    [1]string // backs Audience when there is one audience
 }
 
 // Custom decodes the token's payload into v, a pointer to a struct (or map)

@@ -243,7 +243,8 @@ func (s *jsonScanner) audience(c *Claims) bool {
 		if !ok {
 			return false
 		}
-		c.Audience = []string{v}
+		c.aud1[0] = v
+		c.Audience = c.aud1[:]
 		return true
 	}
 	if !s.consume('[') {

@@ -78,7 +78,10 @@ func checkFastAgrees(t *testing.T, p string) {
 	if err != nil {
 		t.Fatalf("fast path accepted %q, encoding/json refused it: %v", p, err)
 	}
-	if !reflect.DeepEqual(fast, std) {
+	// aud1 is storage behind Audience, which DeepEqual compares by value.
+	f, d := *fast, *std
+	f.aud1, d.aud1 = [1]string{}, [1]string{}
+	if !reflect.DeepEqual(f, d) {
 		t.Fatalf("payload %q:\nfast %#v\nstd  %#v", p, fast, std)
 	}
 }
