@@ -149,6 +149,7 @@ type queries struct {
 	revokeAll     query // sub, now
 	active        query // sub, now
 	sweepRev      query // now, n
+	live          query // now
 	sweepTok      query // now, n
 
 	// Consume: one upsert in PostgreSQL and SQLite; in MySQL, whose
@@ -222,6 +223,7 @@ func buildQueries(d Dialect, rev, tok tableName, allowList bool) queries {
 		q.consumeUpdate = r("UPDATE {rev} SET until_ms = @until WHERE kind = 1 AND id = @id AND until_ms <= @now", "id", "until", "now")
 		q.consumeInsert = r("INSERT INTO {rev} (kind, id, cutoff_s, until_ms) VALUES (1, @id, 0, @until)", "id", "until")
 	}
+	q.live = r("SELECT kind, id, cutoff_s, until_ms FROM {rev} WHERE until_ms > @now", "now")
 	q.tokenRevoked = r("SELECT COUNT(*) FROM {rev} WHERE kind = 1 AND id = @id AND until_ms > @now", "id", "now")
 
 	q.deleteToken = r("DELETE FROM {tok} WHERE jti = @id", "id")

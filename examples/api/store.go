@@ -88,7 +88,19 @@ func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, 
 		db.Close()
 		return nil, fmt.Errorf("create %s tables: %w", kind, err)
 	}
-	return &store{revoker: s, kind: kind, closers: []func() error{s.Close, db.Close}}, nil
+	st := &store{revoker: s, kind: kind, closers: []func() error{s.Close, db.Close}}
+	if dialect == sqlstore.SQLite {
+		// The SQLite file is this process's alone: keep its revocations in
+		// memory too, so that checks cost no query. Writes still go to the
+		// file first, and a restart reloads them.
+		m, err := guardian.NewMirror(pingCtx, s, nil)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("load revocations: %w", err)
+		}
+		st.revoker, st.kind = m, "sqlite (mirrored in memory)"
+	}
+	return st, nil
 }
 
 func openRedis(ctx context.Context, spec string) (*store, error) {

@@ -1,0 +1,87 @@
+package sqlstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/revokertest"
+	"github.com/guardian-go/guardian/sqlstore"
+)
+
+// TestMirrorConformance runs the suite on a guardian.Mirror over the store.
+func TestMirrorConformance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		s := newStore(t, b, b.open(t), &sqlstore.Options{SweepInterval: -1})
+		m, err := guardian.NewMirror(context.Background(), s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		revokertest.Run(t, func(*testing.T) guardian.Revoker { return m })
+	})
+}
+
+// TestLiveReloadsAfterRestart revokes through a mirror, closes everything,
+// and checks that a mirror over a new store on the same database sees every
+// kind of revocation, and none that has expired.
+func TestLiveReloadsAfterRestart(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		opts := &sqlstore.Options{SweepInterval: -1}
+		uniqueTables(t, b, opts)
+		now := time.Now()
+		token := claims(revokertest.NewID("sub"), now)
+		family := claims(revokertest.NewID("sub"), now)
+		subject := claims(revokertest.NewID("sub"), now.Add(-time.Minute))
+		later := claims(subject.Subject, now.Add(time.Minute))
+		expired := claims(revokertest.NewID("sub"), now)
+
+		db1 := b.open(t)
+		s1 := openStore(t, b, db1, opts)
+		m1, err := guardian.NewMirror(ctx, s1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.RevokeToken, ID: token.ID, At: now, Until: token.ExpiresAt})
+		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.RevokeFamily, ID: family.Family, At: now, Until: family.ExpiresAt})
+		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.RevokeSubject, ID: subject.Subject, At: now, Until: now.Add(time.Hour)})
+		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.RevokeToken, ID: expired.ID, At: now, Until: now.Add(300 * time.Millisecond)})
+		if err := s1.Close(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(400 * time.Millisecond)
+
+		s2 := newStore(t, b, b.open(t), opts)
+		var n int
+		if err := s2.Live(ctx, func(r guardian.Revocation) error {
+			if r.ID == expired.ID {
+				t.Errorf("Live listed a revocation past its Until")
+			}
+			n++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n != 3 {
+			t.Errorf("Live listed %d revocations, want 3", n)
+		}
+		m2, err := guardian.NewMirror(ctx, s2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRevoked(t, m2, token, true, "a token revoked before the restart")
+		wantRevoked(t, m2, family, true, "a family revoked before the restart")
+		wantRevoked(t, m2, subject, true, "a subject's token from before its cut-off")
+		wantRevoked(t, m2, later, false, "a subject's token from after its cut-off")
+	})
+}
+
+func TestMirrorRefusesAllowListStore(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		s := newStore(t, b, b.open(t), &sqlstore.Options{AllowList: true, SweepInterval: -1})
+		if _, err := guardian.NewMirror(context.Background(), s, nil); err == nil {
+			t.Fatal("NewMirror accepted an allow-list store")
+		}
+	})
+}
