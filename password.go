@@ -43,14 +43,17 @@ func (p Passwords) Hash(password string) (string, error) {
 // answer takes as long and is the same as for a wrong password, and login
 // timing does not tell who has an account.
 func (p Passwords) Check(hash, password string) error {
+	// The dummy hash is made on the first Check of a cost, whoever it is
+	// for, so that this one-time cost does not single out unknown users.
+	dummy, err := dummyHash(p.cost())
+	if err != nil {
+		return err
+	}
 	target := []byte(hash)
 	if hash == "" {
-		var err error
-		if target, err = dummyHash(p.cost()); err != nil {
-			return err
-		}
+		target = dummy
 	}
-	err := bcrypt.CompareHashAndPassword(target, []byte(password))
+	err = bcrypt.CompareHashAndPassword(target, []byte(password))
 	switch {
 	// bcrypt reads 72 bytes only, and Hash refuses longer passwords: a
 	// longer one that starts like the stored password must not match it.
