@@ -62,7 +62,17 @@
 // refresh tokens, refreshed or not). With a Revoker configured, every
 // verification asks it, tokens without jti are refused, and a Revoker that
 // cannot answer makes verification fail with [ErrUnavailable] (fail
-// closed).
+// closed). Refresh tokens are consumed once ([TokenConsumer]); presenting
+// one again revokes its family (RFC 9700 reuse detection). A process that
+// owns its store can answer checks from memory with a [Mirror].
+//
+// # Keys and caching
+//
+// [Issuer.Rotate] swaps the key set atomically; [JWKSHandler] publishes the
+// public keys and [ParseJWKS] reads another service's. Options.CacheSize
+// turns on a cache of verified tokens: a token presented again skips the
+// signature check, while its expiry, type, issuer, audience and revocation
+// are still checked on every request.
 //
 // # Writing a Revoker
 //
