@@ -46,7 +46,19 @@ func newBackend(tb testing.TB, name string) *backend {
 	switch name {
 	case "sqlite":
 		path := filepath.Join(tb.TempDir(), "guardian.db")
-		return &backend{name: name, dialect: sqlstore.SQLite, dsn: sqliteDSN(path)}
+		b := &backend{name: name, dialect: sqlstore.SQLite, dsn: sqliteDSN(path)}
+		// Switch the new file to WAL once, alone: connections that open it
+		// at the same moment would each try, and all but one get
+		// SQLITE_BUSY, which the busy timeout does not cover.
+		db, err := sql.Open("sqlite", b.dsn)
+		if err != nil {
+			tb.Fatalf("sql.Open(sqlite): %v", err)
+		}
+		if err := db.Ping(); err != nil {
+			tb.Fatalf("open sqlite file: %v", err)
+		}
+		db.Close()
+		return b
 	case "postgres":
 		return &backend{name: name, dialect: sqlstore.Postgres, dsn: dsnFromEnv(tb, postgresEnv)}
 	case "mysql":
