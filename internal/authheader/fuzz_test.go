@@ -108,15 +108,7 @@ func FuzzParseAuthorization(f *testing.F) {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }
 
-func trim(s string) string {
-	for len(s) > 0 && isSpace(s[0]) {
-		s = s[1:]
-	}
-	for len(s) > 0 && isSpace(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
+func trim(s string) string { return strings.Trim(s, " \t") }
 
 // asciiEqualFold is equality up to the case of ASCII letters.
 func asciiEqualFold(a, b string) bool {
