@@ -59,6 +59,13 @@ var (
 	// ErrUnavailable: the Revoker could not answer, so the token is refused
 	// (fail closed). The default handler answers 503.
 	ErrUnavailable = errors.New("guardian: revocation store unavailable")
+	// ErrInvalidRevocation: a Revocation cannot be recorded as given (see
+	// Revocation.Validate). It is the caller's mistake, never an outage:
+	// the Issuer does not report it as ErrUnavailable.
+	ErrInvalidRevocation = errors.New("guardian: invalid revocation")
+	// ErrInvalidID: a subject, family or jti is empty, longer than
+	// MaxIDLength, not valid UTF-8, or holds a NUL byte (see CheckID).
+	ErrInvalidID = errors.New("guardian: invalid ID")
 	// ErrInvalidCredentials: a password check failed, or the user is unknown;
 	// the two are deliberately the same error.
 	ErrInvalidCredentials = errors.New("guardian: invalid credentials")

@@ -12,6 +12,8 @@ const (
 	DefaultAccessTTL    = 15 * time.Minute
 	DefaultRefreshTTL   = 30 * 24 * time.Hour
 	DefaultMaxTokenSize = 8 << 10
+	// DefaultRevokerTimeout is Options.RevokerTimeout when zero.
+	DefaultRevokerTimeout = 300 * time.Millisecond
 )
 
 // Options configures an [Issuer]. A nil *Options, and every zero field,
@@ -40,6 +42,14 @@ type Options struct {
 	// revocations. Tokens without jti or iat are then refused: they could
 	// never be revoked. Default: none (revocation off).
 	Revoker Revoker
+	// RevokerTimeout bounds every call to the Revoker (Revoked on each
+	// verification, Revoke on logout, Consume on refresh): a store that
+	// has not answered by then counts as unavailable, so a hung database
+	// costs a request this long, answered 503, instead of hanging it.
+	// Revokers that answer from memory (MemoryRevoker, Mirror) are not
+	// bounded on Revoked. Negative: no bound. Default:
+	// [DefaultRevokerTimeout].
+	RevokerTimeout time.Duration
 	// RevokerFailOpen lets tokens through when the Revoker cannot answer.
 	// This trades logout for availability; the default (false) refuses them
 	// with ErrUnavailable.
@@ -91,7 +101,9 @@ type Issuer struct {
 	now       func() time.Time
 	revoker   Revoker
 	failOpen  bool
-	hooks     Hooks
+	// revokerTimeout bounds Revoker calls; 0 means none.
+	revokerTimeout time.Duration
+	hooks          Hooks
 }
 
 // NewIssuer returns an Issuer that signs with keys' signing key and
@@ -104,16 +116,17 @@ func NewIssuer(keys *KeySet, opts *Options) (*Issuer, error) {
 		opts = &Options{}
 	}
 	i := &Issuer{
-		cacheSize: opts.CacheSize,
-		iss:       opts.Issuer,
-		aud:       append([]string(nil), opts.Audience...),
-		ttl:       map[TokenType]time.Duration{Access: DefaultAccessTTL, Refresh: DefaultRefreshTTL},
-		leeway:    opts.Leeway,
-		maxSize:   opts.MaxTokenSize,
-		now:       opts.Clock,
-		revoker:   opts.Revoker,
-		failOpen:  opts.RevokerFailOpen,
-		hooks:     opts.Hooks,
+		cacheSize:      opts.CacheSize,
+		iss:            opts.Issuer,
+		aud:            append([]string(nil), opts.Audience...),
+		ttl:            map[TokenType]time.Duration{Access: DefaultAccessTTL, Refresh: DefaultRefreshTTL},
+		leeway:         opts.Leeway,
+		maxSize:        opts.MaxTokenSize,
+		now:            opts.Clock,
+		revoker:        opts.Revoker,
+		failOpen:       opts.RevokerFailOpen,
+		revokerTimeout: opts.RevokerTimeout,
+		hooks:          opts.Hooks,
 	}
 	if i.leeway < 0 {
 		return nil, fmt.Errorf("guardian: negative leeway %v", i.leeway)
@@ -127,6 +140,12 @@ func NewIssuer(keys *KeySet, opts *Options) (*Issuer, error) {
 	if i.now == nil {
 		i.now = time.Now
 	}
+	switch {
+	case i.revokerTimeout == 0:
+		i.revokerTimeout = DefaultRevokerTimeout
+	case i.revokerTimeout < 0:
+		i.revokerTimeout = 0
+	}
 	for typ, ttl := range opts.TTL {
 		if typ == "" || ttl <= 0 {
 			return nil, fmt.Errorf("guardian: TTL of token type %q must be a positive duration, got %v", typ, ttl)
@@ -135,6 +154,11 @@ func NewIssuer(keys *KeySet, opts *Options) (*Issuer, error) {
 	}
 	for _, ttl := range i.ttl {
 		i.maxTTL = max(i.maxTTL, ttl)
+	}
+	// A subject revocation is kept for the longest TTL plus margins: it
+	// must fit a Revocation.
+	if i.maxTTL+3*i.leeway+time.Second > MaxRevocationTTL {
+		return nil, fmt.Errorf("guardian: token lifetimes up to %v and leeway %v are longer than revocations can be kept (%v)", i.maxTTL, i.leeway, MaxRevocationTTL)
 	}
 	for _, a := range i.aud {
 		if a == "" {

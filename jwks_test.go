@@ -8,12 +8,17 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/guardian-go/guardian"
 )
@@ -195,4 +200,174 @@ func FuzzParseJWKS(f *testing.F) {
 			}
 		}
 	})
+}
+
+// rsaJWKS is a JWK set of one RS256 key with modulus n and exponent e. The
+// modulus need not be a real one: ParseJWKS checks only its shape.
+func rsaJWKS(n, e *big.Int) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	doc, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
+		"kty": "RSA", "alg": "RS256", "kid": "r", "n": enc(n.Bytes()), "e": enc(e.Bytes()),
+	}}})
+	return string(doc)
+}
+
+// oddModulus is an odd number of exactly bits bits: 2^(bits-1) + 1.
+func oddModulus(bits int) *big.Int {
+	n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
+	return n.SetBit(n, 0, 1)
+}
+
+func TestParseJWKSBoundsRSA(t *testing.T) {
+	real2048 := loadPublic(t, "rsa2048_pub.pem").(*rsa.PublicKey).N
+	f4 := big.NewInt(65537)
+	refused := []struct {
+		name string
+		n, e *big.Int
+	}{
+		{name: "1024-bit modulus", n: oddModulus(1024), e: f4},
+		{name: "16384-bit modulus", n: oddModulus(16384), e: f4},
+		{name: "8193-bit modulus", n: oddModulus(8193), e: f4},
+		{name: "even modulus", n: new(big.Int).Add(real2048, big.NewInt(1)), e: f4},
+		{name: "e=1", n: real2048, e: big.NewInt(1)},
+		{name: "e=2", n: real2048, e: big.NewInt(2)},
+		{name: "e=65536", n: real2048, e: big.NewInt(65536)},
+		{name: "e=2^31+1", n: real2048, e: big.NewInt(1<<31 + 1)},
+		{name: "e=2^40+1", n: real2048, e: big.NewInt(1<<40 + 1)},
+	}
+	for _, tt := range refused {
+		t.Run("refuses "+tt.name, func(t *testing.T) {
+			keys, err := guardian.ParseJWKS([]byte(rsaJWKS(tt.n, tt.e)))
+			if !errors.Is(err, guardian.ErrKey) {
+				t.Fatalf("ParseJWKS = %d keys, %v; want an error wrapping ErrKey", len(keys), err)
+			}
+		})
+	}
+	accepted := []struct {
+		name string
+		n, e *big.Int
+	}{
+		{name: "2048-bit key", n: real2048, e: f4},
+		{name: "4096-bit modulus", n: oddModulus(4096), e: f4},
+		{name: "8192-bit modulus", n: oddModulus(8192), e: f4},
+		{name: "e=3", n: real2048, e: big.NewInt(3)},
+		{name: "e=2^31-1", n: real2048, e: big.NewInt(1<<31 - 1)},
+	}
+	for _, tt := range accepted {
+		t.Run("accepts "+tt.name, func(t *testing.T) {
+			keys, err := guardian.ParseJWKS([]byte(rsaJWKS(tt.n, tt.e)))
+			if err != nil || len(keys) != 1 {
+				t.Fatalf("ParseJWKS = %d keys, %v; want one key", len(keys), err)
+			}
+			pub := keys[0].Public().(*rsa.PublicKey)
+			if pub.N.Cmp(tt.n) != 0 || int64(pub.E) != tt.e.Int64() {
+				t.Fatalf("parsed key has n of %d bits and e %d; want %d bits and e %d", pub.N.BitLen(), pub.E, tt.n.BitLen(), tt.e)
+			}
+		})
+	}
+}
+
+// jwksKIDs GETs the JWK set from h and returns its kids, and the ETag.
+func jwksKIDs(t *testing.T, h http.Handler) (kids map[string]bool, etag string) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET status = %d, want 200", w.Code)
+	}
+	keys, err := guardian.ParseJWKS(w.Body.Bytes())
+	if err != nil {
+		t.Fatalf("served set %s does not parse: %v", w.Body, err)
+	}
+	kids = make(map[string]bool)
+	for _, k := range keys {
+		kids[k.ID()] = true
+	}
+	return kids, w.Header().Get("ETag")
+}
+
+func TestJWKSHandlerFollowsRotate(t *testing.T) {
+	old := mustSigningKey(t, "old", guardian.EdDSA, jwksSigner(t, guardian.EdDSA))
+	issuer := mustIssuer(t, mustKeySet(t, old), nil)
+	h, err := guardian.JWKSHandler(issuer, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kids, etag0 := jwksKIDs(t, h)
+	if len(kids) != 1 || !kids["old"] {
+		t.Fatalf("kids before rotation = %v, want [old]", kids)
+	}
+	if again, etag := jwksKIDs(t, h); len(again) != 1 || etag != etag0 {
+		t.Fatalf("second GET without rotation: kids %v, ETag %q; want the same set and ETag %q", again, etag, etag0)
+	}
+
+	// Rotate to a new signing key, keeping the old one for its tokens.
+	oldPublic, err := guardian.NewVerificationKey("old", guardian.EdDSA, old.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := mustSigningKey(t, "new", guardian.ES256, jwksSigner(t, guardian.ES256))
+	if err := issuer.Rotate(mustKeySet(t, next, oldPublic)); err != nil {
+		t.Fatal(err)
+	}
+	kids, etag1 := jwksKIDs(t, h)
+	if len(kids) != 2 || !kids["new"] || !kids["old"] {
+		t.Fatalf("kids after rotation = %v, want [new old]", kids)
+	}
+	if etag1 == etag0 {
+		t.Errorf("ETag %q unchanged by a rotation", etag1)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil)
+	r.Header.Set("If-None-Match", etag0)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Errorf("GET with the pre-rotation ETag = %d, want 200 with the new set", w.Code)
+	}
+
+	// Drop the old key once its tokens have expired.
+	if err := issuer.Rotate(mustKeySet(t, next)); err != nil {
+		t.Fatal(err)
+	}
+	kids, _ = jwksKIDs(t, h)
+	if len(kids) != 1 || !kids["new"] {
+		t.Fatalf("kids after dropping the old key = %v, want [new]", kids)
+	}
+}
+
+// TestJWKSHandlerConcurrentRotate serves the set while it is rotated, for
+// the race detector: every response is a whole, parseable set of one of
+// the rotations.
+func TestJWKSHandlerConcurrentRotate(t *testing.T) {
+	sets := make([]*guardian.KeySet, 4)
+	for i := range sets {
+		sets[i] = mustKeySet(t, mustSigningKey(t, fmt.Sprint("k", i), guardian.EdDSA, jwksSigner(t, guardian.EdDSA)))
+	}
+	issuer := mustIssuer(t, sets[0], nil)
+	h, err := guardian.JWKSHandler(issuer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+				keys, err := guardian.ParseJWKS(w.Body.Bytes())
+				if w.Code != http.StatusOK || err != nil || len(keys) != 1 {
+					t.Errorf("GET during rotation = %d, %d keys, %v", w.Code, len(keys), err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		if err := issuer.Rotate(sets[i%len(sets)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
 }

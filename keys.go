@@ -38,8 +38,19 @@ const (
 	EdDSA Algorithm = "EdDSA"
 )
 
-// minRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3).
-const minRSABits = 2048
+// The bounds of an RSA public key, for every constructor and, unless
+// [JWKSOptions] says otherwise, for [ParseJWKS].
+const (
+	// minRSABits is the smallest RSA modulus accepted (RFC 7518 §3.3).
+	minRSABits = 2048
+	// maxRSABits is the largest: verifying costs grow with the square of
+	// the modulus size, so a huge key in a JWK set would make every token
+	// forged for it cost the verifier tens or hundreds of milliseconds.
+	maxRSABits = 8192
+	// maxRSAExponent is the largest public exponent, as in crypto/rsa,
+	// which refuses larger ones (and even ones) at every verification.
+	maxRSAExponent = 1<<31 - 1
+)
 
 // ErrKey is wrapped by every error about a key given to a constructor.
 var ErrKey = errors.New("guardian: unusable key")
@@ -94,7 +105,7 @@ func NewHMACKey(id string, alg Algorithm, secret []byte) (*Key, error) {
 
 // NewSigningKey returns a key that signs with priv (an *rsa.PrivateKey,
 // *ecdsa.PrivateKey or ed25519.PrivateKey) and verifies with its public half.
-// The key type must fit alg: RSA of at least 2048 bits for RS* and PS*, the
+// The key type must fit alg: RSA of 2048 to 8192 bits for RS* and PS*, the
 // matching curve for ES256/384/512, Ed25519 for EdDSA.
 func NewSigningKey(id string, alg Algorithm, priv crypto.Signer) (*Key, error) {
 	if priv == nil {
@@ -115,8 +126,16 @@ func NewSigningKey(id string, alg Algorithm, priv crypto.Signer) (*Key, error) {
 
 // NewVerificationKey returns a key that only verifies, with pub (an
 // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey) pinned to alg: a
-// key of a rotated-out signer, or of another service.
+// key of a rotated-out signer, or of another service. An RSA key must have
+// an odd modulus of 2048 to 8192 bits and an odd public exponent from 3 to
+// 2^31-1.
 func NewVerificationKey(id string, alg Algorithm, pub crypto.PublicKey) (*Key, error) {
+	return newVerificationKey(id, alg, pub, minRSABits, maxRSABits)
+}
+
+// newVerificationKey is NewVerificationKey with RSA moduli of minRSA to
+// maxRSA bits.
+func newVerificationKey(id string, alg Algorithm, pub crypto.PublicKey, minRSA, maxRSA int) (*Key, error) {
 	method := jwt.GetSigningMethod(string(alg))
 	switch alg {
 	case RS256, RS384, RS512, PS256, PS384, PS512:
@@ -124,8 +143,8 @@ func NewVerificationKey(id string, alg Algorithm, pub crypto.PublicKey) (*Key, e
 		if !ok {
 			return nil, fmt.Errorf("%w: %s needs an RSA key, got %T", ErrKey, alg, pub)
 		}
-		if rk.N.BitLen() < minRSABits {
-			return nil, fmt.Errorf("%w: RSA key of %d bits; at least %d required", ErrKey, rk.N.BitLen(), minRSABits)
+		if err := checkRSAPublicKey(rk, minRSA, maxRSA); err != nil {
+			return nil, err
 		}
 	case ES256, ES384, ES512:
 		ek, ok := pub.(*ecdsa.PublicKey)
@@ -147,6 +166,26 @@ func NewVerificationKey(id string, alg Algorithm, pub crypto.PublicKey) (*Key, e
 		return nil, fmt.Errorf("%w: unsupported algorithm %q", ErrKey, alg)
 	}
 	return &Key{id: id, alg: alg, method: method, public: pub}, nil
+}
+
+// checkRSAPublicKey is the one rule for RSA public keys: a positive, odd
+// modulus of minBits to maxBits bits and an odd public exponent from 3 to
+// 2^31-1. Errors wrap ErrKey.
+func checkRSAPublicKey(pub *rsa.PublicKey, minBits, maxBits int) error {
+	if pub == nil || pub.N == nil || pub.N.Sign() <= 0 {
+		return fmt.Errorf("%w: RSA key without a positive modulus", ErrKey)
+	}
+	switch bits := pub.N.BitLen(); {
+	case bits < minBits:
+		return fmt.Errorf("%w: RSA key of %d bits; at least %d required", ErrKey, bits, minBits)
+	case bits > maxBits:
+		return fmt.Errorf("%w: RSA key of %d bits; at most %d accepted", ErrKey, bits, maxBits)
+	case pub.N.Bit(0) == 0:
+		return fmt.Errorf("%w: RSA modulus is even", ErrKey)
+	case pub.E < 3 || pub.E%2 == 0 || pub.E > maxRSAExponent:
+		return fmt.Errorf("%w: RSA public exponent %d; want an odd number from 3 to 2^31-1", ErrKey, pub.E)
+	}
+	return nil
 }
 
 // sign returns the signature of the JWS signing input.

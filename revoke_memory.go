@@ -8,32 +8,39 @@ import (
 )
 
 // MemoryRevoker is a [Revoker] that keeps revocations in this process's
-// memory: right for a single instance, for tests, and in front of nothing
-// else. Its revocations are lost on restart; use a store from sqlstore or
+// memory: right for a single instance, for tests, and behind a [Mirror].
+// Its revocations are lost on restart; use a store from sqlstore or
 // redisstore to share them across instances and restarts.
 //
-// It holds only live revocations: expired records are swept as new ones
-// arrive, at most once per sweep interval, so memory is bounded by the
-// revocations made within one token lifetime. It needs no Close.
+// It holds only live revocations. While it holds any, a timer sweeps the
+// expired ones every sweep interval, and a map that has shrunk to a quarter
+// of its peak is rebuilt so that its memory goes back to the runtime; once
+// it is empty the timer stops, so an idle MemoryRevoker costs nothing.
+// [MemoryRevoker.Close] stops the timer for good.
 type MemoryRevoker struct {
 	now      func() time.Time
 	interval time.Duration
 
-	mu        sync.RWMutex
-	tokens    map[string]time.Time // jti -> until
-	families  map[string]time.Time // family -> until
-	subjects  map[string]subjectCut
-	nextSweep time.Time
+	mu       sync.RWMutex
+	tokens   sweptMap[time.Time] // jti -> expiry on m.now
+	families sweptMap[time.Time] // family -> expiry on m.now
+	subjects sweptMap[subjectCut]
+	timer    *time.Timer // armed while records are held; nil otherwise
+	closed   bool
 }
 
+// subjectCut is a subject revocation: the cut-off, on the issuer's clock,
+// and the expiry of the record, on the revoker's.
 type subjectCut struct{ at, until time.Time }
 
 // MemoryRevokerOptions configures a MemoryRevoker; nil means defaults.
 type MemoryRevokerOptions struct {
-	// Clock returns the current time. Default: time.Now.
+	// Clock returns the current time, which measures how long records are
+	// held. It is never compared with a token's dates, so it need not be
+	// the Issuer's clock. Default: time.Now.
 	Clock func() time.Time
-	// SweepInterval is the least time between two sweeps of expired
-	// records. Default: one minute.
+	// SweepInterval is the time between two sweeps of expired records
+	// while any are held. Default: one minute.
 	SweepInterval time.Duration
 }
 
@@ -41,13 +48,7 @@ var _ TokenConsumer = (*MemoryRevoker)(nil)
 
 // NewMemoryRevoker returns an empty MemoryRevoker.
 func NewMemoryRevoker(opts *MemoryRevokerOptions) *MemoryRevoker {
-	m := &MemoryRevoker{
-		now:      time.Now,
-		interval: time.Minute,
-		tokens:   make(map[string]time.Time),
-		families: make(map[string]time.Time),
-		subjects: make(map[string]subjectCut),
-	}
+	m := &MemoryRevoker{now: time.Now, interval: time.Minute}
 	if opts != nil {
 		if opts.Clock != nil {
 			m.now = opts.Clock
@@ -59,8 +60,11 @@ func NewMemoryRevoker(opts *MemoryRevokerOptions) *MemoryRevoker {
 	return m
 }
 
-// Revoke records r. A record whose Until has already passed is accepted and
-// dropped: every token it concerns has expired.
+// answersLocally marks a Revoker whose Revoked does no I/O, so that the
+// Issuer need not bound it in time.
+func (m *MemoryRevoker) answersLocally() {}
+
+// Revoke records r for r.TTL on the revoker's clock.
 func (m *MemoryRevoker) Revoke(ctx context.Context, r Revocation) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -68,25 +72,19 @@ func (m *MemoryRevoker) Revoke(ctx context.Context, r Revocation) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	now := m.now()
+	until := m.now().Add(r.TTL)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !now.Before(m.nextSweep) {
-		m.sweepLocked(now)
-		m.nextSweep = now.Add(m.interval)
-	}
-	if !r.Until.After(now) {
-		return nil
-	}
 	switch r.Kind {
 	case RevokeToken:
-		m.tokens[r.ID] = later(m.tokens[r.ID], r.Until)
+		m.tokens.put(r.ID, later(m.tokens.m[r.ID], until))
 	case RevokeFamily:
-		m.families[r.ID] = later(m.families[r.ID], r.Until)
+		m.families.put(r.ID, later(m.families.m[r.ID], until))
 	case RevokeSubject:
-		old := m.subjects[r.ID]
-		m.subjects[r.ID] = subjectCut{at: later(old.at, r.At), until: later(old.until, r.Until)}
+		old := m.subjects.m[r.ID]
+		m.subjects.put(r.ID, subjectCut{at: later(old.at, r.At), until: later(old.until, until)})
 	}
+	m.armLocked()
 	return nil
 }
 
@@ -100,17 +98,16 @@ func (m *MemoryRevoker) Consume(ctx context.Context, r Revocation) (bool, error)
 		return false, err
 	}
 	if r.Kind != RevokeToken {
-		return false, fmt.Errorf("%w: Consume takes token revocations, got %s", errInvalidRevocation, r.Kind)
+		return false, fmt.Errorf("%w: Consume takes token revocations, got %s", ErrInvalidRevocation, r.Kind)
 	}
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if until, ok := m.tokens[r.ID]; ok && until.After(now) {
+	if until, ok := m.tokens.m[r.ID]; ok && until.After(now) {
 		return false, nil
 	}
-	if r.Until.After(now) {
-		m.tokens[r.ID] = r.Until
-	}
+	m.tokens.put(r.ID, now.Add(r.TTL))
+	m.armLocked()
 	return true, nil
 }
 
@@ -123,15 +120,15 @@ func (m *MemoryRevoker) Revoked(ctx context.Context, c *Claims) (bool, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	// The clock is read only when a record is found: most tokens have none.
-	if until, ok := m.tokens[c.ID]; ok && until.After(m.now()) {
+	if until, ok := m.tokens.m[c.ID]; ok && until.After(m.now()) {
 		return true, nil
 	}
 	if c.Family != "" {
-		if until, ok := m.families[c.Family]; ok && until.After(m.now()) {
+		if until, ok := m.families.m[c.Family]; ok && until.After(m.now()) {
 			return true, nil
 		}
 	}
-	if cut, ok := m.subjects[c.Subject]; ok && cut.until.After(m.now()) && SubjectCutoffCovers(cut.at, c.IssuedAt) {
+	if cut, ok := m.subjects.m[c.Subject]; ok && cut.until.After(m.now()) && SubjectCutoffCovers(cut.at, c.IssuedAt) {
 		return true, nil
 	}
 	return false, nil
@@ -142,11 +139,11 @@ func (m *MemoryRevoker) Revoked(ctx context.Context, c *Claims) (bool, error) {
 func (m *MemoryRevoker) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return len(m.tokens) + len(m.families) + len(m.subjects)
+	return len(m.tokens.m) + len(m.families.m) + len(m.subjects.m)
 }
 
-// Sweep drops every record whose Until has passed. Revoke calls it once per
-// sweep interval; call it yourself to shrink memory sooner.
+// Sweep drops every expired record now, and gives back the memory of maps
+// that have shrunk. The timer calls it every sweep interval.
 func (m *MemoryRevoker) Sweep() {
 	now := m.now()
 	m.mu.Lock()
@@ -154,22 +151,92 @@ func (m *MemoryRevoker) Sweep() {
 	m.sweepLocked(now)
 }
 
+// Close stops the sweep timer. The revoker still answers and records after
+// Close; expired records are then dropped only by [MemoryRevoker.Sweep].
+// It always returns nil.
+func (m *MemoryRevoker) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	if m.timer != nil {
+		m.timer.Stop()
+		m.timer = nil
+	}
+	return nil
+}
+
 func (m *MemoryRevoker) sweepLocked(now time.Time) {
-	for id, until := range m.tokens {
-		if !until.After(now) {
-			delete(m.tokens, id)
+	m.tokens.sweep(now)
+	m.families.sweep(now)
+	m.subjects.sweep(now)
+}
+
+// armLocked starts the sweep timer unless it runs or the revoker is closed.
+func (m *MemoryRevoker) armLocked() {
+	if m.timer == nil && !m.closed {
+		m.timer = time.AfterFunc(m.interval, m.timedSweep)
+	}
+}
+
+// timedSweep is the timer's sweep: it re-arms the timer while records are
+// left, and lets it go (and the revoker with it) once none are.
+func (m *MemoryRevoker) timedSweep() {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.sweepLocked(now)
+	if len(m.tokens.m)+len(m.families.m)+len(m.subjects.m) == 0 {
+		m.timer = nil
+		return
+	}
+	m.timer.Reset(m.interval)
+}
+
+// sweptMap is a map of records with an expiry that is rebuilt once it has
+// shrunk to a quarter of its peak: Go maps never give memory back.
+type sweptMap[V interface{ time.Time | subjectCut }] struct {
+	m    map[string]V
+	peak int // the most entries since the map was made
+}
+
+// shrinkFloor is the peak below which a map is never rebuilt: small maps
+// cost little.
+const shrinkFloor = 1024
+
+func (s *sweptMap[V]) put(id string, v V) {
+	if s.m == nil {
+		s.m = make(map[string]V)
+	}
+	s.m[id] = v
+	s.peak = max(s.peak, len(s.m))
+}
+
+func (s *sweptMap[V]) sweep(now time.Time) {
+	for id, v := range s.m {
+		if !expiryOf(v).After(now) {
+			delete(s.m, id)
 		}
 	}
-	for id, until := range m.families {
-		if !until.After(now) {
-			delete(m.families, id)
+	if s.peak >= shrinkFloor && len(s.m) <= s.peak/4 {
+		fresh := make(map[string]V, len(s.m))
+		for id, v := range s.m {
+			fresh[id] = v
 		}
+		s.m, s.peak = fresh, len(fresh)
 	}
-	for id, cut := range m.subjects {
-		if !cut.until.After(now) {
-			delete(m.subjects, id)
-		}
+}
+
+func expiryOf[V interface{ time.Time | subjectCut }](v V) time.Time {
+	switch v := any(v).(type) {
+	case time.Time:
+		return v
+	case subjectCut:
+		return v.until
 	}
+	return time.Time{}
 }
 
 func later(a, b time.Time) time.Time {

@@ -11,8 +11,8 @@ import (
 // [Mirror] can load them.
 type Lister interface {
 	Revoker
-	// Live calls fn with every revocation whose Until has not passed, and
-	// stops at fn's first error, which it returns.
+	// Live calls fn with every revocation still held, its TTL set to what
+	// is left of it, and stops at fn's first error, which it returns.
 	Live(ctx context.Context, fn func(Revocation) error) error
 }
 
@@ -23,8 +23,10 @@ type Lister interface {
 // It is exact only when every revocation of the store goes through this
 // Mirror: one process that owns its store, such as an embedded SQLite file.
 // Revocations another process writes to the same store are not seen until
-// the Mirror is rebuilt; with several instances sharing a database or Redis,
-// give the Issuer the store itself. A store in allow-list mode cannot be
+// the Mirror is rebuilt, so that process must be kept out: lock the file
+// (the example server takes an exclusive lock on its SQLite file and
+// refuses to start when another process holds it). With several instances
+// sharing a database or Redis, give the Issuer the store itself. A store in allow-list mode cannot be
 // mirrored (its answer depends on tokens it recorded, not on revocations).
 //
 // Revoke writes to the store first and to memory only once the store has
@@ -71,6 +73,13 @@ func (m *Mirror) Revoke(ctx context.Context, r Revocation) error {
 	return m.mem.Revoke(context.WithoutCancel(ctx), r)
 }
 
+// answersLocally: Revoked does no I/O.
+func (m *Mirror) answersLocally() {}
+
+// Close stops the sweep timer of the memory side. It does not close the
+// store, which belongs to the caller, and always returns nil.
+func (m *Mirror) Close() error { return m.mem.Close() }
+
 // Revoked answers from memory.
 func (m *Mirror) Revoked(ctx context.Context, c *Claims) (bool, error) {
 	return m.mem.Revoked(ctx, c)
@@ -84,7 +93,7 @@ func (m *Mirror) Consume(ctx context.Context, r Revocation) (bool, error) {
 		return false, err
 	}
 	if r.Kind != RevokeToken {
-		return false, fmt.Errorf("%w: Consume takes token revocations, got %s", errInvalidRevocation, r.Kind)
+		return false, fmt.Errorf("%w: Consume takes token revocations, got %s", ErrInvalidRevocation, r.Kind)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -102,8 +111,8 @@ func (m *Mirror) Live(ctx context.Context, fn func(Revocation) error) error {
 	return m.mem.Live(ctx, fn)
 }
 
-// Live calls fn with every revocation whose Until has not passed. It holds
-// no lock while fn runs.
+// Live calls fn with every revocation still held, its TTL set to what is
+// left of it on the revoker's clock. It holds no lock while fn runs.
 func (m *MemoryRevoker) Live(ctx context.Context, fn func(Revocation) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -111,26 +120,23 @@ func (m *MemoryRevoker) Live(ctx context.Context, fn func(Revocation) error) err
 	now := m.now()
 	var live []Revocation
 	m.mu.RLock()
-	for id, until := range m.tokens {
+	for id, until := range m.tokens.m {
 		if until.After(now) {
-			live = append(live, Revocation{Kind: RevokeToken, ID: id, Until: until})
+			live = append(live, Revocation{Kind: RevokeToken, ID: id, At: now, TTL: until.Sub(now)})
 		}
 	}
-	for id, until := range m.families {
+	for id, until := range m.families.m {
 		if until.After(now) {
-			live = append(live, Revocation{Kind: RevokeFamily, ID: id, Until: until})
+			live = append(live, Revocation{Kind: RevokeFamily, ID: id, At: now, TTL: until.Sub(now)})
 		}
 	}
-	for id, cut := range m.subjects {
+	for id, cut := range m.subjects.m {
 		if cut.until.After(now) {
-			live = append(live, Revocation{Kind: RevokeSubject, ID: id, At: cut.at, Until: cut.until})
+			live = append(live, Revocation{Kind: RevokeSubject, ID: id, At: cut.at, TTL: cut.until.Sub(now)})
 		}
 	}
 	m.mu.RUnlock()
 	for _, r := range live {
-		if r.At.IsZero() {
-			r.At = now
-		}
 		if err := fn(r); err != nil {
 			return err
 		}

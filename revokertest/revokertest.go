@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 )
 
 // Run runs every conformance test against Revokers made by newRevoker.
@@ -44,8 +45,9 @@ func Run(t *testing.T, newRevoker func(t *testing.T) guardian.Revoker) {
 		{"UnusualIDs", testUnusualIDs},
 		{"RevokeIsIdempotent", testIdempotent},
 		{"InvalidRevocationRefused", testInvalid},
-		{"AlreadyExpiredRecordAccepted", testAlreadyExpired},
-		{"RecordForgottenAfterUntil", testExpiry},
+		{"RecordForgottenAfterTTL", testExpiry},
+		{"IssuerClockYearAheadOfStore", testIssuerClockOffset(366 * 24 * time.Hour)},
+		{"IssuerClockYearBehindStore", testIssuerClockOffset(-366 * 24 * time.Hour)},
 		{"ConcurrentUse", testConcurrent},
 		{"CanceledContext", testCanceled},
 		{"ConsumeOnce", testConsume},
@@ -70,7 +72,7 @@ func NewID(prefix string) string {
 
 // token describes a token issued now, in a family of its own.
 func token(subject string) *guardian.Claims {
-	now := time.Now()
+	now := testclock.Now()
 	return &guardian.Claims{
 		Subject:   subject,
 		Type:      guardian.Access,
@@ -102,7 +104,7 @@ func wantRevoked(t *testing.T, r guardian.Revoker, c *guardian.Claims, want bool
 func testToken(t *testing.T, r guardian.Revoker) {
 	c, other := token(NewID("sub")), token(NewID("sub"))
 	wantRevoked(t, r, c, false, "a fresh token")
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	wantRevoked(t, r, c, true, "the revoked token")
 	wantRevoked(t, r, other, false, "another token")
 	sibling := token(c.Subject)
@@ -115,7 +117,7 @@ func testFamily(t *testing.T, r guardian.Revoker) {
 	rotated := token(c.Subject)
 	rotated.Family = c.Family
 	other := token(c.Subject)
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: time.Now(), Until: time.Now().Add(time.Hour)})
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
 	wantRevoked(t, r, c, true, "a token of the revoked family")
 	wantRevoked(t, r, rotated, true, "a later token of the revoked family")
 	wantRevoked(t, r, other, false, "a token of another family")
@@ -126,13 +128,13 @@ func testFamily(t *testing.T, r guardian.Revoker) {
 
 func testSubjectCutoff(t *testing.T, r guardian.Revoker) {
 	sub := NewID("sub")
-	cutoff := time.Now().Truncate(time.Second).Add(-10 * time.Second)
+	cutoff := testclock.Now().Truncate(time.Second).Add(-10 * time.Second)
 	at := func(d time.Duration) *guardian.Claims {
 		c := token(sub)
 		c.IssuedAt = cutoff.Add(d)
 		return c
 	}
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: cutoff.Add(500 * time.Millisecond), Until: time.Now().Add(time.Hour)})
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: cutoff.Add(500 * time.Millisecond), TTL: time.Hour})
 	wantRevoked(t, r, at(-time.Hour), true, "a token issued an hour before the cut-off")
 	wantRevoked(t, r, at(0), true, "a token issued in the cut-off's second")
 	wantRevoked(t, r, at(time.Second), false, "a token issued the second after the cut-off")
@@ -142,9 +144,9 @@ func testSubjectCutoff(t *testing.T, r guardian.Revoker) {
 
 func testSubjectCutoffMonotonic(t *testing.T, r guardian.Revoker) {
 	sub := NewID("sub")
-	now := time.Now().Truncate(time.Second)
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: now.Add(-time.Minute), Until: now.Add(time.Hour)})
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: now.Add(-2 * time.Hour), Until: now.Add(time.Minute)})
+	now := testclock.Now().Truncate(time.Second)
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: now.Add(-time.Minute), TTL: time.Hour})
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: now.Add(-2 * time.Hour), TTL: time.Minute})
 	c := token(sub)
 	c.IssuedAt = now.Add(-2 * time.Minute)
 	wantRevoked(t, r, c, true, "a token before the later cut-off, after an older revocation was recorded")
@@ -154,14 +156,14 @@ func testSubjectCutoffMonotonic(t *testing.T, r guardian.Revoker) {
 
 func testKindsDoNotMix(t *testing.T, r guardian.Revoker) {
 	id := NewID("shared")
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: time.Now(), Until: time.Now().Add(time.Hour)})
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: testclock.Now(), TTL: time.Hour})
 	c := token(id)
 	c.Family = id
 	wantRevoked(t, r, c, false, "a token whose subject and family equal a revoked jti")
 	c2 := token(NewID("sub"))
 	c2.ID = id + "x"
 	c2.Family = id
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: id, At: time.Now(), Until: time.Now().Add(time.Hour)})
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: id, At: testclock.Now(), TTL: time.Hour})
 	wantRevoked(t, r, c2, false, "a token whose family equals a revoked jti and subject")
 }
 
@@ -176,7 +178,7 @@ func testUnusualIDs(t *testing.T, r guardian.Revoker) {
 		near := token(c.Subject)
 		near.ID = c.ID[:len(c.ID)-1]
 		wantRevoked(t, r, c, false, "a fresh token with ID "+fmt.Sprintf("%q", c.ID))
-		revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+		revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 		wantRevoked(t, r, c, true, fmt.Sprintf("the token %q", c.ID))
 		wantRevoked(t, r, near, false, fmt.Sprintf("a token whose ID is a prefix of %q", c.ID))
 	}
@@ -186,9 +188,9 @@ func testIdempotent(t *testing.T, r guardian.Revoker) {
 	c := token(NewID("sub"))
 	for i := range 3 {
 		for _, rev := range []guardian.Revocation{
-			{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt},
-			{Kind: guardian.RevokeFamily, ID: c.Family, At: time.Now(), Until: c.ExpiresAt},
-			{Kind: guardian.RevokeSubject, ID: c.Subject, At: time.Now(), Until: c.ExpiresAt},
+			{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour},
+			{Kind: guardian.RevokeFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour},
+			{Kind: guardian.RevokeSubject, ID: c.Subject, At: testclock.Now(), TTL: time.Hour},
 		} {
 			if err := r.Revoke(context.Background(), rev); err != nil {
 				t.Fatalf("Revoke #%d of %s = %v, want nil", i+1, rev.Kind, err)
@@ -199,49 +201,128 @@ func testIdempotent(t *testing.T, r guardian.Revoker) {
 }
 
 func testInvalid(t *testing.T, r guardian.Revoker) {
-	now := time.Now()
+	now := testclock.Now()
 	for _, rev := range []guardian.Revocation{
-		{Kind: 0, ID: NewID("x"), At: now, Until: now.Add(time.Hour)},
-		{Kind: 99, ID: NewID("x"), At: now, Until: now.Add(time.Hour)},
-		{Kind: guardian.RevokeToken, ID: "", At: now, Until: now.Add(time.Hour)},
+		{Kind: 0, ID: NewID("x"), At: now, TTL: time.Hour},
+		{Kind: 99, ID: NewID("x"), At: now, TTL: time.Hour},
+		{Kind: guardian.RevokeToken, ID: "", At: now, TTL: time.Hour},
+		{Kind: guardian.RevokeToken, ID: NewID("x") + "\xff", At: now, TTL: time.Hour},
+		{Kind: guardian.RevokeFamily, ID: NewID("x") + "\x00", At: now, TTL: time.Hour},
+		{Kind: guardian.RevokeSubject, ID: strings.Repeat("s", guardian.MaxIDLength+1), At: now, TTL: time.Hour},
 		{Kind: guardian.RevokeFamily, ID: NewID("x"), At: now},
-		{Kind: guardian.RevokeSubject, ID: NewID("x"), Until: now.Add(time.Hour)},
+		{Kind: guardian.RevokeToken, ID: NewID("x"), At: now, TTL: -time.Second},
+		{Kind: guardian.RevokeToken, ID: NewID("x"), At: now, TTL: guardian.MaxRevocationTTL + time.Hour},
+		{Kind: guardian.RevokeSubject, ID: NewID("x"), TTL: time.Hour},
 	} {
-		if err := r.Revoke(context.Background(), rev); err == nil {
-			t.Errorf("Revoke(%+v) = nil, want an error", rev)
+		err := r.Revoke(context.Background(), rev)
+		if !errors.Is(err, guardian.ErrInvalidRevocation) {
+			t.Errorf("Revoke(%s %.40q TTL %v) = %v, want an error wrapping ErrInvalidRevocation", rev.Kind, rev.ID, rev.TTL, err)
+		}
+		if errors.Is(err, guardian.ErrUnavailable) {
+			t.Errorf("Revoke(%s %.40q) = %v: an invalid revocation is the caller's mistake, not an outage (ErrUnavailable)", rev.Kind, rev.ID, err)
 		}
 	}
 	wantRevoked(t, r, &guardian.Claims{}, false, "empty claims")
-}
-
-func testAlreadyExpired(t *testing.T, r guardian.Revoker) {
-	c := token(NewID("sub"))
-	past := time.Now().Add(-time.Minute)
-	if err := r.Revoke(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: past, Until: past}); err != nil {
-		t.Fatalf("Revoke with Until in the past = %v, want nil (nothing to keep)", err)
-	}
+	odd := token("sub\xff\x00")
+	odd.ID, odd.Family = "jti\xff", "fam\x00"
+	wantRevoked(t, r, odd, false, "a token with IDs no revocation can name")
 }
 
 func testExpiry(t *testing.T, r guardian.Revoker) {
 	c := token(NewID("sub"))
-	until := time.Now().Add(1200 * time.Millisecond)
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: until})
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: time.Now(), Until: until})
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: time.Now(), Until: until})
-	wantRevoked(t, r, c, true, "a token before its record's Until")
+	ttl := 1200 * time.Millisecond
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: ttl})
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: testclock.Now(), TTL: ttl})
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: testclock.Now(), TTL: ttl})
+	wantRevoked(t, r, c, true, "a token within its record's TTL")
+	// Elapsed time, not dates: measured on the machine's monotonic clock.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		got, err := r.Revoked(context.Background(), c)
 		if err != nil {
-			t.Fatalf("Revoked after Until: %v", err)
+			t.Fatalf("Revoked after the TTL: %v", err)
 		}
 		if !got {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Revoked still true 15s after every record's Until; records must be forgotten once Until passes")
+			t.Fatalf("Revoked still true 15s after every record's TTL ran out; records must be forgotten once their TTL has passed")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// testIssuerClockOffset revokes through Issuers whose clocks are far from
+// the store's (and the machine's): the store must keep every record for as
+// long as that issuer accepts the token, whatever its clock says.
+func testIssuerClockOffset(offset time.Duration) func(t *testing.T, r guardian.Revoker) {
+	return func(t *testing.T, r guardian.Revoker) {
+		ctx := context.Background()
+		secret := make([]byte, 32)
+		rand.Read(secret)
+		key, err := guardian.NewHMACKey("k", guardian.HS256, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := guardian.NewKeySet(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		now := testclock.Now().Add(offset)
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+		opts := &guardian.Options{Clock: clock, Revoker: r, Leeway: 5 * time.Second}
+		if rec, ok := r.(interface {
+			Record(context.Context, *guardian.Claims) error
+		}); ok {
+			opts.Hooks.AfterIssue = rec.Record // an allow-list store records what is issued
+		}
+		issuer, err := guardian.NewIssuer(keys, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		issue := func(sub string, o *guardian.IssueOptions) guardian.Token {
+			t.Helper()
+			tok, err := issuer.Issue(ctx, sub, o)
+			if err != nil {
+				t.Fatalf("Issue: %v", err)
+			}
+			if _, err := issuer.Verify(ctx, tok.Raw, tok.Claims.Type); err != nil {
+				t.Fatalf("Verify of a fresh token = %v, want nil", err)
+			}
+			return tok
+		}
+		refused := func(tok guardian.Token, why string) {
+			t.Helper()
+			if _, err := issuer.Verify(ctx, tok.Raw, tok.Claims.Type); !errors.Is(err, guardian.ErrRevoked) {
+				t.Fatalf("Verify(%s) with the issuer's clock %v from the machine's = %v, want ErrRevoked", why, offset, err)
+			}
+		}
+
+		byToken := issue(NewID("sub"), nil)
+		if err := issuer.Revoke(ctx, byToken.Raw); err != nil {
+			t.Fatalf("Revoke = %v", err)
+		}
+		refused(byToken, "a revoked token")
+
+		sub := NewID("sub")
+		bySubject := issue(sub, nil)
+		if err := issuer.RevokeSubject(ctx, sub); err != nil {
+			t.Fatalf("RevokeSubject = %v", err)
+		}
+		refused(bySubject, "a token of a revoked subject")
+
+		refresh := issue(NewID("sub"), &guardian.IssueOptions{Type: guardian.Refresh})
+		if err := issuer.RevokeFamily(ctx, refresh.Claims.Family); err != nil {
+			t.Fatalf("RevokeFamily = %v", err)
+		}
+		refused(refresh, "a refresh token of a revoked family")
+
+		// Late in the token's life on the issuer's clock: still refused.
+		advance(14 * time.Minute)
+		refused(byToken, "a revoked token, a minute before its exp")
+		refused(bySubject, "a token of a revoked subject, a minute before its exp")
 	}
 }
 
@@ -254,7 +335,7 @@ func testConcurrent(t *testing.T, r guardian.Revoker) {
 		wg.Go(func() {
 			for range each {
 				c := token(NewID("sub"))
-				if err := r.Revoke(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt}); err != nil {
+				if err := r.Revoke(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour}); err != nil {
 					errs <- err
 					continue
 				}
@@ -278,14 +359,14 @@ func testConcurrent(t *testing.T, r guardian.Revoker) {
 
 func testCanceled(t *testing.T, r guardian.Revoker) {
 	c := token(NewID("sub"))
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	fresh := token(NewID("sub"))
 	if got, err := r.Revoked(ctx, fresh); err == nil {
 		t.Errorf("Revoked(canceled ctx) = %v, nil; want an error (a store that cannot answer must not say 'not revoked')", got)
 	}
-	if err := r.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: fresh.ID, At: time.Now(), Until: fresh.ExpiresAt}); err == nil {
+	if err := r.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: fresh.ID, At: testclock.Now(), TTL: time.Hour}); err == nil {
 		t.Error("Revoke(canceled ctx) = nil, want an error")
 	}
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
@@ -305,7 +386,7 @@ func testConsume(t *testing.T, r guardian.Revoker) {
 		return
 	}
 	c := token(NewID("sub"))
-	rev := guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt}
+	rev := guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour}
 	const racers = 12
 	var wg sync.WaitGroup
 	firsts := make(chan bool, racers)
@@ -333,17 +414,17 @@ func testConsume(t *testing.T, r guardian.Revoker) {
 	wantRevoked(t, r, c, true, "a consumed token")
 
 	revoked := token(NewID("sub"))
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: time.Now(), Until: revoked.ExpiresAt})
-	if first, err := consumer.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: time.Now(), Until: revoked.ExpiresAt}); err != nil || first {
+	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
+	if first, err := consumer.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour}); err != nil || first {
 		t.Fatalf("Consume of a token revoked by Revoke = %v, %v; want false, nil", first, err)
 	}
-	if _, err := consumer.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeFamily, ID: NewID("fam"), At: time.Now(), Until: time.Now().Add(time.Hour)}); err == nil {
+	if _, err := consumer.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeFamily, ID: NewID("fam"), At: testclock.Now(), TTL: time.Hour}); err == nil {
 		t.Fatal("Consume of a family revocation = nil error; want an error (Consume takes token revocations)")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	fresh := token(NewID("sub"))
-	if first, err := consumer.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: fresh.ID, At: time.Now(), Until: fresh.ExpiresAt}); err == nil {
+	if first, err := consumer.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: fresh.ID, At: testclock.Now(), TTL: time.Hour}); err == nil {
 		t.Fatalf("Consume(canceled ctx) = %v, nil; want an error", first)
 	}
 }
