@@ -132,6 +132,45 @@ func (g *Guardian[U]) SetTokenHeaders(w http.ResponseWriter, tok Token) {
 	h.Set("Cache-Control", "no-store")
 }
 
+// Refresh rotates the refresh token raw into a new access and refresh
+// pair (see [Issuer.Refresh]: one operation, the old token consumed last),
+// and sets the response headers of the new access token on w, as SignIn
+// does. The user is loaded again through the resource callback, so a user
+// who is gone gets ErrResourceNotFound (401) instead of new tokens, and the
+// custom claims are computed again through AuthOptions.Claims, so a role
+// withdrawn since the login is gone from the new tokens.
+func (g *Guardian[U]) Refresh(w http.ResponseWriter, r *http.Request, raw string) (TokenPair, error) {
+	pair, err := g.issuer.Refresh(r.Context(), raw, &SuccessorOptions{Custom: g.successorClaims})
+	if err != nil {
+		return TokenPair{}, err
+	}
+	g.SetTokenHeaders(w, pair.Access)
+	return pair, nil
+}
+
+// successorClaims loads the user of old and computes their custom claims
+// afresh.
+func (g *Guardian[U]) successorClaims(ctx context.Context, old *Claims) (any, error) {
+	u, err := g.resource(ctx, old)
+	if err != nil {
+		if errors.Is(err, ErrResourceNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("guardian: load resource: %w", err)
+	}
+	if sub, err := g.subject(u); err != nil || sub != old.Subject {
+		return nil, fmt.Errorf("%w: the user of subject %q now has another subject", ErrResourceNotFound, old.Subject)
+	}
+	if g.claims == nil {
+		return nil, nil
+	}
+	custom, err := g.claims(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("guardian: claims for user: %w", err)
+	}
+	return custom, nil
+}
+
 // SignOut revokes the request's current token and its family (every token
 // of the same login, refresh tokens included), so that no verifier sharing
 // the Revoker accepts them again. It returns ErrMissingToken when the

@@ -27,7 +27,7 @@ const (
 // them.
 var registeredNames = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "typ": true, "jti": true,
-	"fam": true, "iat": true, "nbf": true, "exp": true,
+	"fam": true, "iat": true, "nbf": true, "exp": true, "auth_time": true,
 }
 
 // Claims are the registered claims of a verified (or peeked) token. Custom
@@ -44,6 +44,10 @@ type Claims struct {
 	NotBefore time.Time
 	// ExpiresAt is exp; verification requires it.
 	ExpiresAt time.Time
+	// AuthTime is auth_time (OpenID Connect, RFC 9470): when the user last
+	// proved who they are, by a login. Refresh keeps it, and a family
+	// lives Options.FamilyLifetime from it; zero when the token has none.
+	AuthTime time.Time
 
 	payload string    // the decoded JSON payload, for Custom
 	aud1    [1]string // backs Audience when there is one audience
@@ -72,23 +76,15 @@ func (c *Claims) HasAudience(a string) bool {
 	return false
 }
 
-// customMembers returns the payload's members that are not registered claims,
-// as a JSON object, or nil when there are none.
-func (c *Claims) customMembers() (json.RawMessage, error) {
-	if len(c.payload) == 0 {
-		return nil, nil
+// isRegisteredName reports whether name matches a registered claim under
+// encoding/json's case folding ("EXP", "ſub").
+func isRegisteredName(name string) bool {
+	for reg := range registeredNames {
+		if strings.EqualFold(name, reg) {
+			return true
+		}
 	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(c.payload), &all); err != nil {
-		return nil, invalid(ErrMalformedToken, "payload is not a JSON object")
-	}
-	for name := range registeredNames {
-		delete(all, name)
-	}
-	if len(all) == 0 {
-		return nil, nil
-	}
-	return json.Marshal(all)
+	return false
 }
 
 // wireClaims is the JSON form of the registered claims.
@@ -105,6 +101,8 @@ type wireClaims struct {
 	Iat numericDate `json:"iat,omitzero"`
 	Nbf numericDate `json:"nbf,omitzero"`
 	Exp numericDate `json:"exp,omitzero"`
+	// AuthTime is auth_time.
+	AuthTime numericDate `json:"auth_time,omitzero"`
 }
 
 // encodePayload renders c, then merges the custom members (a JSON object or
@@ -114,6 +112,7 @@ func encodePayload(c *Claims, custom json.RawMessage) ([]byte, error) {
 		Iss: c.Issuer, Sub: c.Subject, Aud: audience(c.Audience), Typ: c.Type,
 		Jti: c.ID, Fam: c.Family,
 		Iat: numericDate{c.IssuedAt}, Nbf: numericDate{c.NotBefore}, Exp: numericDate{c.ExpiresAt},
+		AuthTime: numericDate{c.AuthTime},
 	}
 	out, err := json.Marshal(w)
 	if err != nil {
@@ -158,10 +157,8 @@ func encodeCustom(v any) (json.RawMessage, error) {
 		// encoding/json matches names case-insensitively when decoding
 		// (with Unicode folding: "ſub" is "sub"), so a custom "EXP" would
 		// set exp. Refuse every name that folds to a registered one.
-		for reg := range registeredNames {
-			if strings.EqualFold(name, reg) {
-				return nil, fmt.Errorf("guardian: custom claim %q is a registered claim; set it through the issuer", name)
-			}
+		if isRegisteredName(name) {
+			return nil, fmt.Errorf("guardian: custom claim %q is a registered claim; set it through the issuer", name)
 		}
 	}
 	return raw, nil
@@ -180,7 +177,8 @@ func decodePayload(payload string) (*Claims, error) {
 		Issuer: w.Iss, Subject: w.Sub, Audience: []string(w.Aud), Type: w.Typ,
 		ID: w.Jti, Family: w.Fam,
 		IssuedAt: w.Iat.t, NotBefore: w.Nbf.t, ExpiresAt: w.Exp.t,
-		payload: payload,
+		AuthTime: w.AuthTime.t,
+		payload:  payload,
 	}
 	return c, nil
 }

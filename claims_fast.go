@@ -68,7 +68,7 @@ func decodeClaimsFast(p string, c *Claims) bool {
 			if !s.audience(c) {
 				return false
 			}
-		case bitIat, bitNbf, bitExp:
+		case bitIat, bitNbf, bitExp, bitAuthTime:
 			n, ok := s.seconds()
 			if !ok {
 				return false
@@ -81,6 +81,8 @@ func decodeClaimsFast(p string, c *Claims) bool {
 				c.NotBefore = t
 			case bitExp:
 				c.ExpiresAt = t
+			case bitAuthTime:
+				c.AuthTime = t
 			}
 		default:
 			// encoding/json matches member names case-insensitively: a
@@ -113,6 +115,7 @@ const (
 	bitIat
 	bitNbf
 	bitExp
+	bitAuthTime
 )
 
 func claimBit(name string) uint16 {
@@ -135,6 +138,8 @@ func claimBit(name string) uint16 {
 		return bitNbf
 	case "exp":
 		return bitExp
+	case "auth_time":
+		return bitAuthTime
 	}
 	return 0
 }
@@ -151,7 +156,7 @@ func foldsToClaim(name string) bool {
 			return true // non-ASCII of a claim's length: let encoding/json judge
 		}
 	}
-	return len(name) == 3 && registeredNames[strings.ToLower(name)]
+	return registeredNames[strings.ToLower(name)]
 }
 
 // jsonScanner reads JSON from a string, strictly.

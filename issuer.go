@@ -12,6 +12,8 @@ const (
 	DefaultAccessTTL    = 15 * time.Minute
 	DefaultRefreshTTL   = 30 * 24 * time.Hour
 	DefaultMaxTokenSize = 8 << 10
+	// DefaultFamilyLifetime is Options.FamilyLifetime when zero.
+	DefaultFamilyLifetime = 30 * 24 * time.Hour
 	// DefaultRevokerTimeout is Options.RevokerTimeout when zero.
 	DefaultRevokerTimeout = 300 * time.Millisecond
 )
@@ -30,6 +32,11 @@ type Options struct {
 	// defaults: access 15 minutes, refresh 30 days. Issue refuses a type
 	// that has no TTL.
 	TTL map[TokenType]time.Duration
+	// FamilyLifetime bounds a login: every token rotated from it (its
+	// family) expires by auth_time + FamilyLifetime, however often it is
+	// refreshed, and then the user signs in again. Default:
+	// [DefaultFamilyLifetime].
+	FamilyLifetime time.Duration
 	// Leeway tolerates clock drift between servers when checking exp, nbf
 	// and iat. Default: none.
 	Leeway time.Duration
@@ -96,11 +103,13 @@ type Issuer struct {
 	aud       []string
 	ttl       map[TokenType]time.Duration
 	maxTTL    time.Duration
-	leeway    time.Duration
-	maxSize   int
-	now       func() time.Time
-	revoker   Revoker
-	failOpen  bool
+	// familyLifetime bounds every family from its auth_time.
+	familyLifetime time.Duration
+	leeway         time.Duration
+	maxSize        int
+	now            func() time.Time
+	revoker        Revoker
+	failOpen       bool
 	// revokerTimeout bounds Revoker calls; 0 means none.
 	revokerTimeout time.Duration
 	hooks          Hooks
@@ -126,6 +135,7 @@ func NewIssuer(keys *KeySet, opts *Options) (*Issuer, error) {
 		revoker:        opts.Revoker,
 		failOpen:       opts.RevokerFailOpen,
 		revokerTimeout: opts.RevokerTimeout,
+		familyLifetime: opts.FamilyLifetime,
 		hooks:          opts.Hooks,
 	}
 	if i.leeway < 0 {
@@ -139,6 +149,12 @@ func NewIssuer(keys *KeySet, opts *Options) (*Issuer, error) {
 	}
 	if i.now == nil {
 		i.now = time.Now
+	}
+	switch {
+	case i.familyLifetime == 0:
+		i.familyLifetime = DefaultFamilyLifetime
+	case i.familyLifetime < 0:
+		return nil, fmt.Errorf("guardian: negative FamilyLifetime %v", i.familyLifetime)
 	}
 	switch {
 	case i.revokerTimeout == 0:

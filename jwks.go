@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -77,21 +78,63 @@ func publicJWK(k *Key) (jwk, error) {
 	return j, nil
 }
 
-// JWKSHandler returns an http.Handler serving the set's public keys as a
-// JWK set (see [KeySet.JWKS]), for GET and HEAD, with
-// "Cache-Control: public, max-age=<maxAge>" and an ETag, so verifiers cache
-// it and revalidate cheaply. A maxAge of zero means five minutes. Keep
-// rotated-out keys in the set until their last token has expired.
-func JWKSHandler(keys *KeySet, maxAge time.Duration) (http.Handler, error) {
+// A KeySource yields the current key set. An [*Issuer] is one, and follows
+// [Issuer.Rotate]; [KeySetFunc] makes one of a function, or of a fixed set.
+type KeySource interface {
+	Keys() *KeySet
+}
+
+// KeySetFunc adapts a function to a [KeySource]. For a fixed set:
+//
+//	guardian.KeySetFunc(func() *guardian.KeySet { return keys })
+type KeySetFunc func() *KeySet
+
+// Keys returns f().
+func (f KeySetFunc) Keys() *KeySet { return f() }
+
+// jwksDoc is the encoded JWK set of one key set, as served.
+type jwksDoc struct {
+	keys *KeySet
+	body []byte
+	etag string
+}
+
+func newJWKSDoc(keys *KeySet) (*jwksDoc, error) {
+	if keys == nil {
+		return nil, fmt.Errorf("%w: nil key set", ErrKey)
+	}
 	body, err := keys.JWKS()
 	if err != nil {
 		return nil, err
 	}
+	sum := sha256.Sum256(body)
+	return &jwksDoc{keys: keys, body: body, etag: `"` + b64.EncodeToString(sum[:16]) + `"`}, nil
+}
+
+// JWKSHandler returns an http.Handler serving the public keys of src's
+// current key set as a JWK set (see [KeySet.JWKS]), for GET and HEAD, with
+// "Cache-Control: public, max-age=<maxAge>" and an ETag, so verifiers cache
+// it and revalidate cheaply. A maxAge of zero means five minutes.
+//
+// Pass the [*Issuer]: after [Issuer.Rotate] the handler serves the new set,
+// with a new ETag. The set is encoded once per *KeySet that src returns,
+// not per request. Verifiers may keep the old set for maxAge: keep
+// rotated-out keys in the set until their last token has expired, and
+// publish a new key as a verification key for maxAge before signing with
+// it. JWKSHandler returns an error if src's current set cannot be encoded.
+func JWKSHandler(src KeySource, maxAge time.Duration) (http.Handler, error) {
+	if src == nil {
+		return nil, fmt.Errorf("%w: nil key source", ErrKey)
+	}
+	first, err := newJWKSDoc(src.Keys())
+	if err != nil {
+		return nil, err
+	}
+	var current atomic.Pointer[jwksDoc]
+	current.Store(first)
 	if maxAge <= 0 {
 		maxAge = 5 * time.Minute
 	}
-	sum := sha256.Sum256(body)
-	etag := `"` + b64.EncodeToString(sum[:16]) + `"`
 	cache := "public, max-age=" + strconv.Itoa(int(maxAge/time.Second))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -99,34 +142,83 @@ func JWKSHandler(keys *KeySet, maxAge time.Duration) (http.Handler, error) {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
+		doc := current.Load()
+		if keys := src.Keys(); keys != doc.keys {
+			fresh, err := newJWKSDoc(keys)
+			if err != nil {
+				http.Error(w, "JWK set unavailable", http.StatusInternalServerError)
+				return
+			}
+			current.CompareAndSwap(doc, fresh) // a concurrent request may have stored a newer one
+			doc = fresh
+		}
 		h := w.Header()
 		h.Set("Cache-Control", cache)
-		h.Set("ETag", etag)
-		if r.Header.Get("If-None-Match") == etag {
+		h.Set("ETag", doc.etag)
+		if r.Header.Get("If-None-Match") == doc.etag {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 		h.Set("Content-Type", "application/jwk-set+json")
-		h.Set("Content-Length", strconv.Itoa(len(body)))
+		h.Set("Content-Length", strconv.Itoa(len(doc.body)))
 		if r.Method == http.MethodHead {
 			return
 		}
-		w.Write(body)
+		w.Write(doc.body)
 	}), nil
+}
+
+// JWKSOptions configures [ParseJWKSWithOptions]. A nil *JWKSOptions, and
+// every zero field, means the documented default.
+type JWKSOptions struct {
+	// MinRSABits is the smallest RSA modulus accepted, in bits. It can
+	// raise the floor of 2048 bits (RFC 7518 §3.3), never lower it.
+	// Default: 2048.
+	MinRSABits int
+	// MaxRSABits is the largest RSA modulus accepted, in bits. Checking a
+	// signature costs time growing with the square of the modulus size,
+	// for every token naming the key, forged or not: raise it only for a
+	// peer known to use larger keys. Default: 8192.
+	MaxRSABits int
 }
 
 // ParseJWKS parses an RFC 7517 JWK set into verification keys, each pinned
 // to its alg member, for tokens of another service or of a rotated signer.
 // Keys without alg are refused (their algorithm would have to be guessed),
-// as are private keys, symmetric keys and keys whose use is not "sig".
+// as are private keys, symmetric keys, keys whose use is not "sig", and
+// RSA keys outside the bounds of [NewVerificationKey]: an odd modulus of
+// 2048 to 8192 bits, an odd public exponent from 3 to 2^31-1. Every error
+// wraps [ErrKey]. It is [ParseJWKSWithOptions] with nil options.
 func ParseJWKS(data []byte) ([]*Key, error) {
+	return ParseJWKSWithOptions(data, nil)
+}
+
+// ParseJWKSWithOptions is [ParseJWKS] with the RSA key sizes of opts, which
+// may be nil. Errors about the document wrap [ErrKey]; invalid options
+// are reported as such.
+func ParseJWKSWithOptions(data []byte, opts *JWKSOptions) ([]*Key, error) {
+	minBits, maxBits := minRSABits, maxRSABits
+	if opts != nil {
+		if opts.MinRSABits != 0 {
+			minBits = opts.MinRSABits
+		}
+		if opts.MaxRSABits != 0 {
+			maxBits = opts.MaxRSABits
+		}
+	}
+	if minBits < minRSABits {
+		return nil, fmt.Errorf("guardian: JWKSOptions.MinRSABits %d is below the floor of %d", minBits, minRSABits)
+	}
+	if maxBits < minBits {
+		return nil, fmt.Errorf("guardian: JWKSOptions.MaxRSABits %d is below the minimum of %d", maxBits, minBits)
+	}
 	var set jwkSet
 	if err := json.Unmarshal(data, &set); err != nil {
 		return nil, fmt.Errorf("%w: JWK set is not valid JSON: %v", ErrKey, err)
 	}
 	keys := make([]*Key, 0, len(set.Keys))
 	for i, j := range set.Keys {
-		k, err := parseJWK(j)
+		k, err := parseJWK(j, minBits, maxBits)
 		if err != nil {
 			return nil, fmt.Errorf("JWK #%d (kid %q): %w", i, j.Kid, err)
 		}
@@ -135,7 +227,8 @@ func ParseJWKS(data []byte) ([]*Key, error) {
 	return keys, nil
 }
 
-func parseJWK(j jwk) (*Key, error) {
+// parseJWK parses one JWK, with an RSA modulus of minRSA to maxRSA bits.
+func parseJWK(j jwk, minRSA, maxRSA int) (*Key, error) {
 	switch {
 	case j.D != "":
 		return nil, fmt.Errorf("%w: private key in a JWK set", ErrKey)
@@ -162,10 +255,12 @@ func parseJWK(j jwk) (*Key, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(e) > 4 || new(big.Int).SetBytes(e).Int64() < 3 {
-			return nil, fmt.Errorf("%w: unusable RSA exponent", ErrKey)
+		exp := new(big.Int).SetBytes(e)
+		if exp.BitLen() > 31 { // past maxRSAExponent, and past int on 32-bit platforms
+			return nil, fmt.Errorf("%w: RSA public exponent of %d bits; want an odd number from 3 to 2^31-1", ErrKey, exp.BitLen())
 		}
-		pub = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		// The bounds of n and e are checked by checkRSAPublicKey.
+		pub = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(exp.Int64())}
 	case "EC":
 		curve := map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}[j.Crv]
 		if curve == nil {
@@ -200,5 +295,5 @@ func parseJWK(j jwk) (*Key, error) {
 	default:
 		return nil, fmt.Errorf("%w: unsupported key type %q", ErrKey, j.Kty)
 	}
-	return NewVerificationKey(j.Kid, Algorithm(j.Alg), pub)
+	return newVerificationKey(j.Kid, Algorithm(j.Alg), pub, minRSA, maxRSA)
 }

@@ -138,7 +138,7 @@ func TestJWKSHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys, _ := guardian.NewKeySet(signing)
-	h, err := guardian.JWKSHandler(keys, 0)
+	h, err := guardian.JWKSHandler(guardian.KeySetFunc(func() *guardian.KeySet { return keys }), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +183,12 @@ func FuzzParseJWKS(f *testing.F) {
 	f.Add(`{"keys":[{"kty":"OKP","alg":"EdDSA","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`)
 	f.Add(`{"keys":[{"kty":"EC","alg":"ES256","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k"}]}`)
 	f.Add(`{"keys":[{"kty":"RSA","alg":"RS256","n":"AQAB","e":"AQAB"}]}`)
+	real2048 := loadPublic(f, "rsa2048_pub.pem").(*rsa.PublicKey).N
+	f.Add(rsaJWKS(real2048, big.NewInt(65537)))
+	f.Add(rsaJWKS(new(big.Int).Add(real2048, big.NewInt(1)), big.NewInt(65537))) // even modulus
+	f.Add(rsaJWKS(real2048, big.NewInt(65536)))                                  // even exponent
+	f.Add(rsaJWKS(real2048, big.NewInt(1<<40+1)))                                // huge exponent
+	f.Add(rsaJWKS(oddModulus(8200), big.NewInt(65537)))                          // over 8192 bits
 	f.Add(`{"keys":[]}`)
 	f.Add(`{"keys":[{"kty":"oct","alg":"HS256","k":"AAAA"}]}`)
 	f.Add(`{`)
@@ -264,6 +270,49 @@ func TestParseJWKSBoundsRSA(t *testing.T) {
 				t.Fatalf("parsed key has n of %d bits and e %d; want %d bits and e %d", pub.N.BitLen(), pub.E, tt.n.BitLen(), tt.e)
 			}
 		})
+	}
+}
+
+func TestParseJWKSWithOptionsRSABits(t *testing.T) {
+	f4 := big.NewInt(65537)
+	doc := func(bits int) []byte { return []byte(rsaJWKS(oddModulus(bits), f4)) }
+	tests := []struct {
+		name string
+		opts *guardian.JWKSOptions
+		bits int
+		ok   bool
+	}{
+		{name: "nil options, 8192 bits", opts: nil, bits: 8192, ok: true},
+		{name: "nil options, 16384 bits", opts: nil, bits: 16384},
+		{name: "zero options, 16384 bits", opts: &guardian.JWKSOptions{}, bits: 16384},
+		{name: "max 16384, 16384 bits", opts: &guardian.JWKSOptions{MaxRSABits: 16384}, bits: 16384, ok: true},
+		{name: "max 16384, 16385 bits", opts: &guardian.JWKSOptions{MaxRSABits: 16384}, bits: 16385},
+		{name: "max 16384, 1024 bits", opts: &guardian.JWKSOptions{MaxRSABits: 16384}, bits: 1024},
+		{name: "max 4096, 8192 bits", opts: &guardian.JWKSOptions{MaxRSABits: 4096}, bits: 8192},
+		{name: "min 3072, 2048 bits", opts: &guardian.JWKSOptions{MinRSABits: 3072}, bits: 2048},
+		{name: "min 3072, 3072 bits", opts: &guardian.JWKSOptions{MinRSABits: 3072}, bits: 3072, ok: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, err := guardian.ParseJWKSWithOptions(doc(tt.bits), tt.opts)
+			if tt.ok && (err != nil || len(keys) != 1) {
+				t.Fatalf("ParseJWKSWithOptions = %d keys, %v; want one key", len(keys), err)
+			}
+			if !tt.ok && !errors.Is(err, guardian.ErrKey) {
+				t.Fatalf("ParseJWKSWithOptions = %d keys, %v; want an error wrapping ErrKey", len(keys), err)
+			}
+		})
+	}
+
+	for _, opts := range []*guardian.JWKSOptions{
+		{MinRSABits: 1024},                   // below the floor
+		{MinRSABits: -1},                     // negative
+		{MaxRSABits: 1024},                   // below the default minimum
+		{MinRSABits: 4096, MaxRSABits: 3072}, // max below min
+	} {
+		if keys, err := guardian.ParseJWKSWithOptions(doc(2048), opts); err == nil {
+			t.Errorf("ParseJWKSWithOptions(%+v) = %d keys, nil error; want the options refused", *opts, len(keys))
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"io"
+	"math/big"
 	"strconv"
 	"testing"
 
@@ -191,6 +192,35 @@ func TestRSAKeysUnder2048BitsRefused(t *testing.T) {
 			_, err = guardian.NewVerificationKey("k", alg, small.Public())
 			wantErr(t, err, guardian.ErrKey)
 		})
+	}
+}
+
+// TestNewVerificationKeyBoundsRSA: keys built in code or from PEM follow the
+// same RSA rule as those of a JWK set (TestParseJWKSBoundsRSA).
+func TestNewVerificationKeyBoundsRSA(t *testing.T) {
+	real := loadPublic(t, "rsa2048_pub.pem").(*rsa.PublicKey)
+	big16384 := new(big.Int).Lsh(big.NewInt(1), 16383)
+	tests := []struct {
+		name string
+		pub  *rsa.PublicKey
+	}{
+		{name: "no modulus", pub: &rsa.PublicKey{E: 65537}},
+		{name: "negative modulus", pub: &rsa.PublicKey{N: new(big.Int).Neg(real.N), E: 65537}},
+		{name: "16384-bit modulus", pub: &rsa.PublicKey{N: big16384.SetBit(big16384, 0, 1), E: 65537}},
+		{name: "even modulus", pub: &rsa.PublicKey{N: new(big.Int).Add(real.N, big.NewInt(1)), E: 65537}},
+		{name: "e=1", pub: &rsa.PublicKey{N: real.N, E: 1}},
+		{name: "e=-3", pub: &rsa.PublicKey{N: real.N, E: -3}},
+		{name: "e=65536", pub: &rsa.PublicKey{N: real.N, E: 65536}},
+		{name: "e=2^31+1", pub: &rsa.PublicKey{N: real.N, E: 1<<31 + 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := guardian.NewVerificationKey("k", guardian.RS256, tt.pub)
+			wantErr(t, err, guardian.ErrKey)
+		})
+	}
+	if _, err := guardian.NewVerificationKey("k", guardian.PS256, real); err != nil {
+		t.Fatalf("NewVerificationKey(2048-bit testdata key) = %v", err)
 	}
 }
 

@@ -122,6 +122,16 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
 			if st := stateOf(ctx); st != nil && st.claims != nil {
+				// Verified by an earlier Verify* middleware, perhaps one
+				// that accepts other types: this route's types still rule.
+				if err := checkType(st.claims, types); err != nil {
+					ctx, _ = withState(ctx, authState{err: err})
+					r = r.WithContext(ctx)
+					if reject {
+						g.onError(w, r, err)
+						return
+					}
+				}
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -62,6 +62,9 @@ func describe(err error) string {
 	return "internal error"
 }
 
+// retryAfterSeconds is the Retry-After of a 503 answer.
+const retryAfterSeconds = "1"
+
 // errorBody is the JSON body of a refused request.
 type errorBody struct {
 	Error       string `json:"error"`
@@ -71,7 +74,7 @@ type errorBody struct {
 // DefaultErrorHandler answers a refused request as RFC 6750 says (see
 // [ErrorStatus]): the status, a WWW-Authenticate challenge with the realm
 // (and the error code, when there is one) on 400, 401 and
-// insufficient_scope, and a JSON
+// insufficient_scope, "Retry-After: 1" on 503, and a JSON
 // body {"error": code, "error_description": text}. A request without
 // credentials gets the code "unauthorized" in its body only. The
 // description names the failure (e.g. "token expired") and never echoes
@@ -95,6 +98,10 @@ func (g *Guardian[U]) DefaultErrorHandler(w http.ResponseWriter, r *http.Request
 		code = "unauthorized"
 	}
 	body, _ := json.Marshal(errorBody{Error: code, Description: desc})
+	if status == http.StatusServiceUnavailable {
+		// The store's outage is usually brief; RFC 9110 §10.2.3.
+		h.Set("Retry-After", retryAfterSeconds)
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")

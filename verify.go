@@ -133,12 +133,8 @@ func (i *Issuer) validate(c *Claims, types []TokenType, checkTimes bool) error {
 	if err := i.checkAudience(c); err != nil {
 		return err
 	}
-	if len(types) == 0 {
-		if c.Type != Access {
-			return invalidf(ErrTokenType, "want %s", Access)
-		}
-	} else if !slices.Contains(types, c.Type) {
-		return invalidf(ErrTokenType, "want one of %v", types)
+	if err := checkType(c, types); err != nil {
+		return err
 	}
 	if i.revoker != nil {
 		if c.ID == "" {
@@ -147,6 +143,18 @@ func (i *Issuer) validate(c *Claims, types []TokenType, checkTimes bool) error {
 		if c.IssuedAt.IsZero() {
 			return invalid(ErrMissingClaim, "iat (needed for revocation)")
 		}
+	}
+	return nil
+}
+
+// checkType reports whether c's type is one of types (none: access only).
+func checkType(c *Claims, types []TokenType) error {
+	if len(types) == 0 {
+		if c.Type != Access {
+			return invalidf(ErrTokenType, "want %s", Access)
+		}
+	} else if !slices.Contains(types, c.Type) {
+		return invalidf(ErrTokenType, "want one of %v", types)
 	}
 	return nil
 }

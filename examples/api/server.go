@@ -62,7 +62,7 @@ func newServer(keys *guardian.KeySet, revoker guardian.Revoker, logger *slog.Log
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	if keys.SigningKey().Public() != nil { // asymmetric: publish the public key
-		jwks, err := guardian.JWKSHandler(keys, 5*time.Minute)
+		jwks, err := guardian.JWKSHandler(issuer, 5*time.Minute)
 		if err != nil {
 			return nil, err
 		}
