@@ -180,7 +180,7 @@ func TestSignOut(t *testing.T) {
 		wantTokenErr(t, err, guardian.ErrRevoked)
 		_, err = gf.issuer.Verify(ctx, refresh.Raw, guardian.Refresh)
 		wantTokenErr(t, err, guardian.ErrRevoked)
-		_, err = gf.issuer.Refresh(ctx, refresh.Raw)
+		_, err = gf.issuer.Refresh(ctx, refresh.Raw, nil)
 		wantTokenErr(t, err, guardian.ErrRevoked)
 		if _, err := gf.issuer.Verify(ctx, otherDevice.Raw); err != nil {
 			t.Errorf("a token of another login: got %v, want untouched", err)

@@ -108,7 +108,7 @@ func BenchmarkMemoryRevoked(b *testing.B) {
 	ctx := context.Background()
 	now := time.Now()
 	for n := range 10_000 {
-		rev := guardian.Revocation{Kind: guardian.RevokeToken, ID: fmt.Sprint("jti-", n), At: now, Until: now.Add(time.Hour)}
+		rev := guardian.Revocation{Kind: guardian.RevokeToken, ID: fmt.Sprint("jti-", n), At: now, TTL: time.Hour}
 		if n < 1000 {
 			for _, kind := range []guardian.RevocationKind{guardian.RevokeFamily, guardian.RevokeSubject} {
 				r := rev

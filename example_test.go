@@ -169,28 +169,31 @@ func ExampleClaims_Custom() {
 	// Output: u1 admin 42
 }
 
-// ExampleIssuer_Refresh exchanges a refresh token for an access token, and
-// rotates the refresh token itself: the old one works once, and presenting
-// it again revokes the whole family (RFC 9700 reuse detection).
-func ExampleIssuer_Refresh() {
+// ExampleGuardian_Refresh rotates a refresh token into a new pair in one
+// call: the user is loaded again (a deleted user gets 401, not new
+// tokens), the custom claims are computed again, and the old refresh token
+// is consumed last. Presenting it again is taken as theft and revokes the
+// whole family (RFC 9700 reuse detection).
+func ExampleGuardian_Refresh() {
+	users["u1@example.com"] = &User{ID: "u1", Email: "u1@example.com"}
 	g := newGuardian(guardian.NewMemoryRevoker(nil))
 	ctx := context.Background()
-	login, _ := g.Issue(ctx, &User{ID: "u1"}, nil)
-	refresh, _ := g.Issue(ctx, &User{ID: "u1"}, &guardian.IssueOptions{Type: guardian.Refresh, Family: login.Claims.Family})
+	login, _ := g.Issue(ctx, users["u1@example.com"], nil)
+	refresh, _ := g.Issue(ctx, users["u1@example.com"], &guardian.IssueOptions{Type: guardian.Refresh, Family: login.Claims.Family})
 
-	access, err := g.Issuer().Exchange(ctx, refresh.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access)
-	fmt.Println("exchange:", err, access.Claims.Type)
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/refresh", nil)
+	pair, err := g.Refresh(w, r, refresh.Raw)
+	fmt.Println("rotate:", err, pair.Access.Claims.Type, pair.Refresh.Claims.Type, pair.Refresh.Claims.Family == login.Claims.Family)
+	fmt.Println("header:", w.Header().Get("Authorization") == "Bearer "+pair.Access.Raw)
 
-	rotated, err := g.Issuer().Refresh(ctx, refresh.Raw)
-	fmt.Println("rotate:", err, rotated.Claims.Type, rotated.Claims.Family == login.Claims.Family)
-
-	_, err = g.Issuer().Refresh(ctx, refresh.Raw)
+	_, err = g.Refresh(httptest.NewRecorder(), r, refresh.Raw)
 	fmt.Println("reuse:", err)
-	_, err = g.Issuer().Verify(ctx, rotated.Raw, guardian.Refresh)
+	_, err = g.Issuer().Verify(ctx, pair.Access.Raw)
 	fmt.Println("rotated after reuse:", err)
 	// Output:
-	// exchange: <nil> access
-	// rotate: <nil> refresh true
+	// rotate: <nil> access refresh true
+	// header: true
 	// reuse: guardian: token revoked
 	// rotated after reuse: guardian: token revoked
 }

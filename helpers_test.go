@@ -16,15 +16,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/guardian-go/guardian"
 	"github.com/guardian-go/guardian/guardiantest"
+	"github.com/guardian-go/guardian/internal/testclock"
 )
 
-// t0 is the time every fixture's clock starts at.
-var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+// t0 is the time every fixture's clock starts at: the test clock's now, in
+// whole seconds, so that no test depends on the machine's date (run with
+// GUARDIAN_TEST_CLOCK_OFFSET to move it a year away from every default
+// clock).
+var t0 = testclock.Now().Truncate(time.Second).UTC()
 
 // testSecret is the HS256 secret of the fixture issuer (32 bytes).
 var testSecret = []byte("guardian test secret of 32 bytes")
@@ -259,6 +264,20 @@ var errStoreDown = errors.New("store down")
 func (downRevoker) Revoke(context.Context, guardian.Revocation) error { return errStoreDown }
 func (downRevoker) Revoked(context.Context, *guardian.Claims) (bool, error) {
 	return false, errStoreDown
+}
+
+// flakyRevoker is a MemoryRevoker whose Consume can be made to fail, as a
+// store blip would.
+type flakyRevoker struct {
+	*guardian.MemoryRevoker
+	failConsume atomic.Bool
+}
+
+func (f *flakyRevoker) Consume(ctx context.Context, r guardian.Revocation) (bool, error) {
+	if f.failConsume.Load() {
+		return false, errStoreDown
+	}
+	return f.MemoryRevoker.Consume(ctx, r)
 }
 
 // member is the user type of the Guardian tests.

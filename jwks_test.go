@@ -420,3 +420,41 @@ func TestJWKSHandlerConcurrentRotate(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// jwksWriter is a ResponseWriter that keeps only the header, so that
+// AllocsPerRun counts the handler's allocations alone.
+type jwksWriter struct{ h http.Header }
+
+func (w *jwksWriter) Header() http.Header         { return w.h }
+func (w *jwksWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *jwksWriter) WriteHeader(int)             {}
+
+// TestJWKSHandlerEncodesOncePerSet: a request for an unchanged set costs
+// less than encoding it, before and after a rotation.
+func TestJWKSHandlerEncodesOncePerSet(t *testing.T) {
+	newSet := func(prefix string) *guardian.KeySet {
+		var others []*guardian.Key
+		for i := range 3 {
+			others = append(others, mustSigningKey(t, fmt.Sprint(prefix, i), guardian.EdDSA, jwksSigner(t, guardian.EdDSA)))
+		}
+		return mustKeySet(t, mustSigningKey(t, prefix+"-signing", guardian.ES256, jwksSigner(t, guardian.ES256)), others...)
+	}
+	keys := newSet("a")
+	issuer := mustIssuer(t, keys, nil)
+	h, err := guardian.JWKSHandler(issuer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encode := testing.AllocsPerRun(20, func() { keys.JWKS() })
+	r := httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil)
+	w := &jwksWriter{h: http.Header{}}
+	if serve := testing.AllocsPerRun(20, func() { h.ServeHTTP(w, r) }); serve >= encode {
+		t.Errorf("a GET costs %v allocations, encoding the set %v: the handler encodes per request", serve, encode)
+	}
+	if err := issuer.Rotate(newSet("b")); err != nil {
+		t.Fatal(err)
+	}
+	if serve := testing.AllocsPerRun(20, func() { h.ServeHTTP(w, r) }); serve >= encode {
+		t.Errorf("after Rotate a GET costs %v allocations, encoding the set %v: the handler encodes per request", serve, encode)
+	}
+}

@@ -43,6 +43,8 @@ func TestIssueWritesTheRegisteredClaims(t *testing.T) {
 		"iat": json.Number(itoa64(t0.Unix())),
 		"nbf": json.Number(itoa64(t0.Unix())),
 		"exp": json.Number(itoa64(t0.Add(15 * time.Minute).Unix())),
+		// A new login: auth_time is now.
+		"auth_time": json.Number(itoa64(t0.Unix())),
 	}
 	for name, w := range want {
 		if got := p[name]; got != w {
@@ -351,51 +353,114 @@ func TestRefresh(t *testing.T) {
 		f := newF(t)
 		_, refresh := login(t, f, "u1")
 		f.clock.Advance(time.Hour)
-		next, err := f.issuer.Refresh(ctx, refresh.Raw)
+		pair, err := f.issuer.Refresh(ctx, refresh.Raw, &guardian.SuccessorOptions{
+			Custom: func(ctx context.Context, old *guardian.Claims) (any, error) {
+				return map[string]any{"role": "editor"}, nil // recomputed: the role changed since login
+			},
+		})
 		if err != nil {
 			t.Fatalf("Refresh: %v", err)
 		}
-		old, c := refresh.Claims, next.Claims
-		if c.Type != guardian.Refresh || c.Subject != old.Subject || c.Family != old.Family || !slices.Equal(c.Audience, old.Audience) {
-			t.Errorf("refreshed claims %+v do not carry on %+v", c, old)
+		old := refresh.Claims
+		for typ, tok := range map[guardian.TokenType]guardian.Token{guardian.Access: pair.Access, guardian.Refresh: pair.Refresh} {
+			c := tok.Claims
+			if c.Type != typ || c.Subject != old.Subject || c.Family != old.Family || !slices.Equal(c.Audience, old.Audience) || !c.AuthTime.Equal(old.AuthTime) {
+				t.Errorf("refreshed %s claims %+v do not carry on %+v", typ, c, old)
+			}
+			if c.ID == old.ID {
+				t.Errorf("refreshed jti = old jti %s", c.ID)
+			}
+			verified, err := f.issuer.Verify(ctx, tok.Raw, typ)
+			if err != nil {
+				t.Fatalf("Verify(new %s): %v", typ, err)
+			}
+			if got := roleOf(t, verified); got != "editor" {
+				t.Errorf("refreshed %s custom role = %q, want the recomputed editor", typ, got)
+			}
 		}
-		if c.ID == old.ID {
-			t.Errorf("refreshed jti = old jti %s", c.ID)
+		now := t0.Add(time.Hour)
+		if c := pair.Access.Claims; !c.IssuedAt.Equal(now) || !c.ExpiresAt.Equal(now.Add(guardian.DefaultAccessTTL)) {
+			t.Errorf("refreshed access iat, exp = %v, %v; want %v and 15 minutes later", c.IssuedAt, c.ExpiresAt, now)
 		}
-		if want := t0.Add(time.Hour); !c.IssuedAt.Equal(want) || !c.ExpiresAt.Equal(want.Add(guardian.DefaultRefreshTTL)) {
-			t.Errorf("refreshed iat, exp = %v, %v; want %v and 30 days later", c.IssuedAt, c.ExpiresAt, want)
-		}
-		if got := roleOf(t, c); got != "admin" {
-			t.Errorf("refreshed custom role = %q, want admin", got)
-		}
-		verified, err := f.issuer.Verify(ctx, next.Raw, guardian.Refresh)
-		if err != nil {
-			t.Fatalf("Verify(new): %v", err)
-		}
-		if got := roleOf(t, verified); got != "admin" {
-			t.Errorf("verified refreshed custom role = %q, want admin", got)
+		// The refresh token may not outlive the login's lifetime.
+		if c := pair.Refresh.Claims; !c.ExpiresAt.Equal(t0.Add(guardian.DefaultFamilyLifetime)) {
+			t.Errorf("refreshed refresh exp = %v, want the end of the family's lifetime %v", c.ExpiresAt, t0.Add(guardian.DefaultFamilyLifetime))
 		}
 		_, err = f.issuer.Verify(ctx, refresh.Raw, guardian.Refresh)
 		wantTokenErr(t, err, guardian.ErrRevoked)
+	})
+
+	t.Run("custom claims are never copied", func(t *testing.T) {
+		f := newF(t)
+		_, refresh := login(t, f, "u1") // role admin at login
+		pair, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []guardian.Token{pair.Access, pair.Refresh} {
+			if got := roleOf(t, tok.Claims); got != "" {
+				t.Errorf("refreshed %s token carries role %q from the old token; a withdrawn role must not survive", tok.Claims.Type, got)
+			}
+		}
+	})
+
+	t.Run("a family lives FamilyLifetime from its login", func(t *testing.T) {
+		f := newFixture(t, &guardian.Options{Audience: []string{"app", "admin"}, Revoker: guardian.NewMemoryRevoker(nil), FamilyLifetime: 3 * time.Hour})
+		_, refresh := login(t, f, "u1")
+		for range 2 {
+			f.clock.Advance(time.Hour)
+			pair, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
+			if err != nil {
+				t.Fatalf("Refresh within the family's lifetime: %v", err)
+			}
+			if want := t0.Add(3 * time.Hour); !pair.Refresh.Claims.ExpiresAt.Equal(want) {
+				t.Errorf("refresh exp = %v, want %v: refresh must not extend the login", pair.Refresh.Claims.ExpiresAt, want)
+			}
+			refresh = pair.Refresh
+		}
+		f.clock.Advance(time.Hour) // t0+3h: the login is over
+		_, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
+		wantTokenErr(t, err, guardian.ErrExpired)
+	})
+
+	t.Run("a failed rotation leaves the old token usable", func(t *testing.T) {
+		store := &flakyRevoker{MemoryRevoker: guardian.NewMemoryRevoker(nil)}
+		f := newFixture(t, &guardian.Options{Audience: []string{"app", "admin"}, Revoker: store})
+		access, refresh := login(t, f, "u1")
+		store.failConsume.Store(true)
+		if _, err := f.issuer.Refresh(ctx, refresh.Raw, nil); !errors.Is(err, guardian.ErrUnavailable) {
+			t.Fatalf("Refresh with the store failing = %v, want ErrUnavailable", err)
+		}
+		store.failConsume.Store(false)
+		pair, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
+		if err != nil {
+			t.Fatalf("the retry after a store blip = %v, want a new pair (not reuse)", err)
+		}
+		for name, tok := range map[string]guardian.Token{"login access": access, "new access": pair.Access, "new refresh": pair.Refresh} {
+			if _, err := f.issuer.Verify(ctx, tok.Raw, tok.Claims.Type); err != nil {
+				t.Errorf("%s token after the retry: %v, want valid (no family revocation)", name, err)
+			}
+		}
 	})
 
 	t.Run("reuse revokes the family", func(t *testing.T) {
 		f := newF(t)
 		access, refresh := login(t, f, "u1")
 		otherAccess, otherRefresh := login(t, f, "u1") // another device
-		next, err := f.issuer.Refresh(ctx, refresh.Raw)
+		pair, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = f.issuer.Refresh(ctx, refresh.Raw)
+		next := pair.Refresh
+		_, err = f.issuer.Refresh(ctx, refresh.Raw, nil)
 		wantTokenErr(t, err, guardian.ErrRevoked)
-		for name, raw := range map[string]string{"the rotated refresh token": next.Raw, "the login's access token": access.Raw} {
+		for name, raw := range map[string]string{"the rotated refresh token": next.Raw, "the rotated access token": pair.Access.Raw, "the login's access token": access.Raw} {
 			_, err := f.issuer.Verify(ctx, raw, guardian.Access, guardian.Refresh)
 			if !errors.Is(err, guardian.ErrRevoked) {
 				t.Errorf("%s after reuse: got %v, want ErrRevoked", name, err)
 			}
 		}
-		_, err = f.issuer.Refresh(ctx, next.Raw)
+		_, err = f.issuer.Refresh(ctx, next.Raw, nil)
 		wantTokenErr(t, err, guardian.ErrRevoked)
 		for name, raw := range map[string]string{"access": otherAccess.Raw, "refresh": otherRefresh.Raw} {
 			if _, err := f.issuer.Verify(ctx, raw, guardian.Access, guardian.Refresh); err != nil {
@@ -407,31 +472,10 @@ func TestRefresh(t *testing.T) {
 	t.Run("access tokens refused by default", func(t *testing.T) {
 		f := newF(t)
 		access, _ := login(t, f, "u1")
-		_, err := f.issuer.Refresh(ctx, access.Raw)
+		_, err := f.issuer.Refresh(ctx, access.Raw, nil)
 		wantTokenErr(t, err, guardian.ErrTokenType)
 		if _, err := f.issuer.Verify(ctx, access.Raw); err != nil {
 			t.Fatalf("a refused refresh revoked the access token: %v", err)
-		}
-	})
-
-	t.Run("access token where access is accepted", func(t *testing.T) {
-		f := newF(t)
-		access, _ := login(t, f, "u1")
-		f.clock.Advance(time.Minute)
-		next, err := f.issuer.Refresh(ctx, access.Raw, guardian.Access)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if next.Claims.Type != guardian.Access || !next.Claims.ExpiresAt.Equal(t0.Add(time.Minute+guardian.DefaultAccessTTL)) {
-			t.Errorf("refreshed access token: type %s, exp %v", next.Claims.Type, next.Claims.ExpiresAt)
-		}
-		_, err = f.issuer.Verify(ctx, access.Raw)
-		wantTokenErr(t, err, guardian.ErrRevoked)
-		// Reusing an access token is not taken as theft: its family stays.
-		_, err = f.issuer.Refresh(ctx, access.Raw, guardian.Access)
-		wantTokenErr(t, err, guardian.ErrRevoked)
-		if _, err := f.issuer.Verify(ctx, next.Raw); err != nil {
-			t.Errorf("after an access token's reuse, its successor: %v", err)
 		}
 	})
 
@@ -439,18 +483,18 @@ func TestRefresh(t *testing.T) {
 		f := newF(t)
 		_, refresh := login(t, f, "u1")
 		f.clock.Advance(guardian.DefaultRefreshTTL)
-		_, err := f.issuer.Refresh(ctx, refresh.Raw)
+		_, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
 		wantTokenErr(t, err, guardian.ErrExpired)
 	})
 
 	t.Run("without a Revoker", func(t *testing.T) {
 		f := newFixture(t, nil)
 		_, refresh := login(t, f, "u1")
-		next, err := f.issuer.Refresh(ctx, refresh.Raw)
+		pair, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if next.Claims.Family != refresh.Claims.Family {
+		if pair.Refresh.Claims.Family != refresh.Claims.Family {
 			t.Errorf("family changed")
 		}
 	})
@@ -458,7 +502,7 @@ func TestRefresh(t *testing.T) {
 	t.Run("store down", func(t *testing.T) {
 		f := newFixture(t, &guardian.Options{Revoker: downRevoker{}})
 		_, refresh := login(t, f, "u1")
-		_, err := f.issuer.Refresh(ctx, refresh.Raw)
+		_, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
 		wantErr(t, err, guardian.ErrUnavailable)
 	})
 }
@@ -468,7 +512,7 @@ func TestExchange(t *testing.T) {
 	f := newFixture(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)})
 	access, refresh := login(t, f, "u1")
 
-	next, err := f.issuer.Exchange(ctx, refresh.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access)
+	next, err := f.issuer.Exchange(ctx, refresh.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access, nil)
 	if err != nil {
 		t.Fatalf("Exchange: %v", err)
 	}
@@ -479,8 +523,8 @@ func TestExchange(t *testing.T) {
 	if !c.ExpiresAt.Equal(t0.Add(guardian.DefaultAccessTTL)) {
 		t.Errorf("exchanged exp = %v, want the access TTL", c.ExpiresAt)
 	}
-	if got := roleOf(t, c); got != "admin" {
-		t.Errorf("exchanged custom role = %q, want admin", got)
+	if got := roleOf(t, c); got != "" {
+		t.Errorf("exchanged custom role = %q, want none: custom claims are never copied", got)
 	}
 	if _, err := f.issuer.Verify(ctx, next.Raw); err != nil {
 		t.Errorf("Verify(exchanged): %v", err)
@@ -488,7 +532,7 @@ func TestExchange(t *testing.T) {
 	if _, err := f.issuer.Verify(ctx, refresh.Raw, guardian.Refresh); err != nil {
 		t.Errorf("the presented refresh token after Exchange: got %v, want still valid", err)
 	}
-	if _, err := f.issuer.Exchange(ctx, refresh.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access); err != nil {
+	if _, err := f.issuer.Exchange(ctx, refresh.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access, nil); err != nil {
 		t.Errorf("a second Exchange: %v", err)
 	}
 
@@ -506,7 +550,7 @@ func TestExchange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tok, err := f.issuer.Exchange(ctx, tt.raw, tt.from, tt.to)
+			tok, err := f.issuer.Exchange(ctx, tt.raw, tt.from, tt.to, nil)
 			if err == nil || tok.Raw != "" {
 				t.Fatalf("Exchange = %q, %v; want an error", tok.Raw, err)
 			}
@@ -519,7 +563,7 @@ func TestExchange(t *testing.T) {
 		if err := f.issuer.Revoke(ctx, refresh.Raw); err != nil {
 			t.Fatal(err)
 		}
-		_, err := f.issuer.Exchange(ctx, refresh.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access)
+		_, err := f.issuer.Exchange(ctx, refresh.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access, nil)
 		wantTokenErr(t, err, guardian.ErrRevoked)
 	})
 }
@@ -820,9 +864,9 @@ func TestHooks(t *testing.T) {
 		f, c, m := newF(t)
 		_, refresh := login(t, f, "u1")
 		c.veto["OnRefresh"] = true
-		next, err := f.issuer.Refresh(ctx, refresh.Raw)
+		next, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
 		wantErr(t, err, errVeto)
-		if next.Raw != "" {
+		if next.Refresh.Raw != "" || next.Access.Raw != "" {
 			t.Errorf("vetoed Refresh returned a token")
 		}
 		if last(c.refreshOld) != refresh.Claims.ID || last(c.onRefresh) == "" || last(c.onRefresh) == refresh.Claims.ID {
@@ -835,18 +879,18 @@ func TestHooks(t *testing.T) {
 			t.Fatalf("the old token after a vetoed refresh: %v", err)
 		}
 		c.veto["OnRefresh"] = false
-		next, err = f.issuer.Refresh(ctx, refresh.Raw)
+		next, err = f.issuer.Refresh(ctx, refresh.Raw, nil)
 		if err != nil {
 			t.Fatalf("Refresh once the veto is lifted: %v", err)
 		}
-		if last(c.onRefresh) != next.Claims.ID || last(c.onRevoke) != refresh.Claims.ID {
-			t.Errorf("OnRefresh saw %v, OnRevoke %v; want %s and %s", c.onRefresh, c.onRevoke, next.Claims.ID, refresh.Claims.ID)
+		if last(c.onRefresh) != next.Refresh.Claims.ID || last(c.onRevoke) != refresh.Claims.ID {
+			t.Errorf("OnRefresh saw %v, OnRevoke %v; want %s and %s", c.onRefresh, c.onRevoke, next.Refresh.Claims.ID, refresh.Claims.ID)
 		}
 	})
 	t.Run("OnExchange", func(t *testing.T) {
 		f, c, _ := newF(t)
 		_, refresh := login(t, f, "u1")
-		next, err := f.issuer.Exchange(ctx, refresh.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access)
+		next, err := f.issuer.Exchange(ctx, refresh.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -854,7 +898,7 @@ func TestHooks(t *testing.T) {
 			t.Errorf("OnExchange saw old %v new %v", c.exchangeOld, c.onExchange)
 		}
 		c.veto["OnExchange"] = true
-		next, err = f.issuer.Exchange(ctx, refresh.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access)
+		next, err = f.issuer.Exchange(ctx, refresh.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access, nil)
 		wantErr(t, err, errVeto)
 		if next.Raw != "" {
 			t.Errorf("vetoed Exchange returned a token")
@@ -898,7 +942,7 @@ func TestRefreshConcurrent(t *testing.T) {
 	for range n {
 		go func() {
 			<-start
-			_, err := f.issuer.Refresh(ctx, refresh.Raw)
+			_, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
 			results <- err
 		}()
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -53,12 +54,12 @@ func BenchmarkRevoked(b *testing.B) {
 // store is not empty.
 func fill(b *testing.B, r guardian.Revoker) {
 	b.Helper()
-	now := time.Now()
+	now := testclock.Now()
 	for range 100 {
 		c := claims()
-		mustRevoke(b, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: now, Until: c.ExpiresAt})
-		mustRevoke(b, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: now, Until: c.ExpiresAt})
-		mustRevoke(b, r, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: now, Until: c.ExpiresAt})
+		mustRevoke(b, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: now, TTL: time.Hour})
+		mustRevoke(b, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: now, TTL: time.Hour})
+		mustRevoke(b, r, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: now, TTL: time.Hour})
 	}
 }
 

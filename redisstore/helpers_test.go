@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/redisstore"
 	"github.com/redis/go-redis/v9"
 )
@@ -156,9 +157,11 @@ func newID(kind string) string {
 	return kind + "-" + hex.EncodeToString(b[:])
 }
 
-// claims describes a token issued now, valid for an hour.
+// claims describes a token issued now, valid for an hour. Its instants
+// come from testclock.Now, which GUARDIAN_TEST_CLOCK_OFFSET moves away from
+// the clock of Redis: the Store must not care.
 func claims() *guardian.Claims {
-	now := time.Now()
+	now := testclock.Now()
 	return &guardian.Claims{
 		Subject:   newID("sub"),
 		Type:      guardian.Access,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/internal/faultproxy"
 	"github.com/guardian-go/guardian/redisstore"
 	"github.com/redis/go-redis/v9"
@@ -55,7 +56,7 @@ func TestOutage(t *testing.T) {
 			// cannot cut off.
 			s, _ := newStoreOn(t, tt.client, &redisstore.Options{KeyPrefix: testPrefix(t, direct)})
 			revoked, fresh := claims(), claims()
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: time.Now(), Until: revoked.ExpiresAt})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
 			wantRevoked(t, s, revoked, true, "a revoked token, before the outage")
 
 			for _, mode := range []struct {
@@ -87,7 +88,7 @@ func TestOutage(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), deadline)
 				start := time.Now()
-				err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: newID("jti"), At: time.Now(), Until: time.Now().Add(time.Hour)})
+				err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: newID("jti"), At: testclock.Now(), TTL: time.Hour})
 				cancel()
 				if err == nil {
 					t.Errorf("%s: Revoke = nil while Redis is unreachable, want an error", mode.name)
@@ -97,7 +98,7 @@ func TestOutage(t *testing.T) {
 				}
 				ctx, cancel = context.WithTimeout(context.Background(), deadline)
 				start = time.Now()
-				first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: newID("jti"), At: time.Now(), Until: time.Now().Add(time.Hour)})
+				first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: newID("jti"), At: testclock.Now(), TTL: time.Hour})
 				cancel()
 				if err == nil || first {
 					t.Errorf("%s: Consume = %v, %v while Redis is unreachable, want false and an error", mode.name, first, err)
@@ -130,7 +131,7 @@ func TestStallUnderLoad(t *testing.T) {
 	client := newClient(t, viaProxy)
 	s, _ := newStoreOn(t, client, &redisstore.Options{KeyPrefix: testPrefix(t, newClient(t, opts))})
 	revoked := claims()
-	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: time.Now(), Until: revoked.ExpiresAt})
+	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
 
 	proxy.Set(faultproxy.Stall)
 	const callers = 32

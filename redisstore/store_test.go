@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/redisstore"
 	"github.com/guardian-go/guardian/revokertest"
 	"github.com/redis/go-redis/v9"
@@ -87,11 +88,11 @@ func TestKeyLayout(t *testing.T) {
 	ctx := context.Background()
 	for _, id := range []string{"plain", `quo"te'd`, "co:lo:ns", "glob*?[x]{tag}", "unicode-é-漢字-🙂", string(make([]byte, 240))} {
 		id := newID("") + id
-		at := time.Now().Add(-time.Minute)
+		at := testclock.Now().Add(-time.Minute)
 		for _, r := range []guardian.Revocation{
-			{Kind: guardian.RevokeToken, ID: id, At: at, Until: time.Now().Add(time.Hour)},
-			{Kind: guardian.RevokeSubject, ID: id, At: at, Until: time.Now().Add(time.Hour)},
-			{Kind: guardian.RevokeFamily, ID: id, At: at, Until: time.Now().Add(time.Hour)},
+			{Kind: guardian.RevokeToken, ID: id, At: at, TTL: time.Hour},
+			{Kind: guardian.RevokeSubject, ID: id, At: at, TTL: time.Hour},
+			{Kind: guardian.RevokeFamily, ID: id, At: at, TTL: time.Hour},
 		} {
 			mustRevoke(t, s, r)
 		}
@@ -124,7 +125,7 @@ func TestDefaultPrefix(t *testing.T) {
 	id := newID("jti")
 	key := redisstore.DefaultKeyPrefix + "jti:" + id
 	t.Cleanup(func() { client.Del(context.Background(), key) })
-	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: time.Now(), Until: time.Now().Add(time.Minute)})
+	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: testclock.Now(), TTL: time.Minute})
 	if n, err := client.Exists(context.Background(), key).Result(); err != nil || n != 1 {
 		t.Fatalf("EXISTS %q = %d, %v; want 1, nil", key, n, err)
 	}
@@ -136,7 +137,7 @@ func TestPrefixesDoNotMix(t *testing.T) {
 	a, client, _ := newStore(t, nil)
 	b, _ := newStoreOn(t, client, nil)
 	c := claims()
-	mustRevoke(t, a, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+	mustRevoke(t, a, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	wantRevoked(t, a, c, true, "in the store that revoked it")
 	wantRevoked(t, b, c, false, "in a store with another prefix")
 }
@@ -210,7 +211,7 @@ func TestExpiryOnlyMovesLater(t *testing.T) {
 			id := newID("id")
 			key := prefix + tt.tag + id
 			at := time.Now()
-			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, Until: time.Now().Add(time.Hour)})
+			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: time.Hour})
 			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, Until: time.Now().Add(time.Minute)})
 			if got := pttl(t, client, key); got < 59*time.Minute {
 				t.Errorf("PTTL after a revocation with an earlier Until = %v, want about an hour (never shortened)", got)
@@ -229,7 +230,7 @@ func TestExpiryOnlyMovesLater(t *testing.T) {
 func TestSubjectCutoffConcurrent(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
 	sub := newID("sub")
-	base := time.Now().Truncate(time.Second).Add(-time.Hour)
+	base := testclock.Now().Truncate(time.Second).Add(-time.Hour)
 	const writers, each = 8, 20
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each)
@@ -243,7 +244,7 @@ func TestSubjectCutoffConcurrent(t *testing.T) {
 					Kind:  guardian.RevokeSubject,
 					ID:    sub,
 					At:    base.Add(time.Duration(n) * time.Second),
-					Until: time.Now().Add(time.Hour + time.Duration(n%7)*time.Minute),
+					TTL:  time.Hour + time.Duration(n%7)*time.Minute,
 				}
 				if err := s.Revoke(context.Background(), r); err != nil {
 					errs <- err
@@ -291,9 +292,9 @@ func TestRestart(t *testing.T) {
 	sibling.Family = c.Family
 	other.Subject = c.Subject
 	other.IssuedAt = c.IssuedAt.Add(-time.Minute)
-	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
-	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: time.Now(), Until: c.ExpiresAt})
-	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: c.IssuedAt.Add(-time.Second), Until: c.ExpiresAt})
+	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
+	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: c.IssuedAt.Add(-time.Second), TTL: time.Hour})
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +334,7 @@ func TestDamagedRecords(t *testing.T) {
 			if err := client.HSet(ctx, prefix+"jti:"+c.ID, "field", "value").Err(); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt}); err == nil {
+			if err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour}); err == nil {
 				t.Error("Revoke over a key of another type = nil, want an error (the token would not read as revoked)")
 			}
 		})
@@ -358,7 +359,7 @@ func TestWaitReplicas(t *testing.T) {
 	s, _ := newStoreOn(t, client, &redisstore.Options{WaitReplicas: replicas + 1, WaitTimeout: 200 * time.Millisecond})
 	c := claims()
 	start := time.Now()
-	err = s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+	err = s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	if !errors.Is(err, redisstore.ErrNotReplicated) {
 		t.Fatalf("Revoke waiting for %d replicas of %d = %v, want ErrNotReplicated", replicas+1, replicas, err)
 	}
@@ -383,7 +384,7 @@ func TestConsume(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
 	ctx := context.Background()
 	c := claims()
-	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: time.Now().Add(time.Minute)})
+	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Minute})
 	first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: time.Now().Add(time.Hour)})
 	if err != nil || first {
 		t.Fatalf("Consume of a revoked token = %v, %v; want false, nil", first, err)
@@ -409,7 +410,7 @@ func TestConsume(t *testing.T) {
 	if keys, err := client.Keys(ctx, globEscape(prefix)+"*").Result(); err != nil || len(keys) != 1 {
 		t.Errorf("keys under the prefix = %q, %v; want only the revoked token's", keys, err)
 	}
-	if _, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: time.Now(), Until: c.ExpiresAt}); err == nil {
+	if _, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: testclock.Now(), TTL: time.Hour}); err == nil {
 		t.Error("Consume of a subject revocation = nil error, want an error")
 	}
 }
@@ -432,14 +433,14 @@ func TestConsumeRetried(t *testing.T) {
 	client := newClient(t, opts)
 	s, _ := newStoreOn(t, client, nil)
 	c := claims()
-	first, err := s.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+	first, err := s.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	if !lost.Load() {
 		t.Fatal("no reply was lost; the test did not test anything")
 	}
 	if err != nil || !first {
 		t.Fatalf("Consume whose reply was lost once = %v, %v; want true, nil", first, err)
 	}
-	first, err = s.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+	first, err = s.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	if err != nil || first {
 		t.Fatalf("a second Consume = %v, %v; want false, nil", first, err)
 	}

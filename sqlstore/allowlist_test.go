@@ -75,7 +75,7 @@ func TestAllowList(t *testing.T) {
 				t.Fatalf("ActiveTokens() = %+v, want %+v (oldest first, other subjects left out)", list, want)
 			}
 
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: older.ID, At: time.Now(), Until: older.ExpiresAt})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: older.ID, At: time.Now(), TTL: time.Hour})
 			wantRevoked(t, s, older, true, "a recorded token after its revocation")
 			wantRevoked(t, s, newer, false, "its sibling")
 			if got, want := active(t, sub), []string{newer.ID}; !slices.Equal(got, want) {
@@ -96,7 +96,7 @@ func TestAllowList(t *testing.T) {
 			if err := db.QueryRowContext(ctx, q, sub).Scan(&n); err != nil || n != 1 {
 				t.Fatalf("rows of the subject after Record = %d, %v; want 1", n, err)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: c.ExpiresAt})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), TTL: time.Hour})
 			if err := db.QueryRowContext(ctx, q, sub).Scan(&n); err != nil || n != 0 {
 				t.Fatalf("rows of the subject after Revoke = %d, %v; want 0", n, err)
 			}
@@ -109,7 +109,7 @@ func TestAllowList(t *testing.T) {
 			for _, c := range []*guardian.Claims{first, rotated, otherLogin} {
 				record(t, c)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeFamily, ID: first.Family, At: time.Now(), Until: now.Add(time.Hour)})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeFamily, ID: first.Family, At: time.Now(), TTL: time.Hour})
 			wantRevoked(t, s, first, true, "a token of the revoked family")
 			wantRevoked(t, s, rotated, true, "a rotated token of the revoked family")
 			wantRevoked(t, s, otherLogin, false, "a token of another login")
@@ -125,7 +125,7 @@ func TestAllowList(t *testing.T) {
 			for _, c := range []*guardian.Claims{before, atCutoff, after} {
 				record(t, c)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: cutoff.Add(500 * time.Millisecond), Until: now.Add(time.Hour)})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: cutoff.Add(500 * time.Millisecond), TTL: time.Hour})
 			wantRevoked(t, s, before, true, "a token issued before the cut-off")
 			wantRevoked(t, s, atCutoff, true, "a token issued in the cut-off's second")
 			wantRevoked(t, s, after, false, "a token issued after the cut-off")

@@ -27,7 +27,7 @@ func BenchmarkRevoked(b *testing.B) {
 		now := time.Now()
 		for i := range benchRecords {
 			for _, kind := range []guardian.RevocationKind{guardian.RevokeToken, guardian.RevokeFamily, guardian.RevokeSubject} {
-				rev := guardian.Revocation{Kind: kind, ID: fmt.Sprintf("%s-%d", kind, i), At: now, Until: now.Add(time.Hour)}
+				rev := guardian.Revocation{Kind: kind, ID: fmt.Sprintf("%s-%d", kind, i), At: now, TTL: time.Hour}
 				if err := m.Revoke(context.Background(), rev); err != nil {
 					b.Fatal(err)
 				}

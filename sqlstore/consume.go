@@ -39,7 +39,7 @@ func (s *Store) Consume(ctx context.Context, r guardian.Revocation) (first bool,
 	if s.closed.Load() {
 		return false, ErrClosed
 	}
-	now, until := s.now().UnixMilli(), r.Until.UnixMilli()
+	now, until := s.now().UnixMilli(), s.now().Add(r.TTL).UnixMilli()
 	switch {
 	case until <= now:
 		// Nothing left to record: the token has expired. Report whether

@@ -44,7 +44,7 @@ func TestConsume(t *testing.T) {
 
 		t.Run("RevokedByRevoke", func(t *testing.T) {
 			c := claims(revokertest.NewID("sub"), clock.Now())
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: clock.Now(), Until: c.ExpiresAt})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: clock.Now(), TTL: time.Hour})
 			consume(t, s, c.ID, c.ExpiresAt, false, "a token revoked by Revoke")
 		})
 
@@ -62,7 +62,7 @@ func TestConsume(t *testing.T) {
 			consume(t, s, id, past, true, "a never-revoked token whose Until has passed")
 			consume(t, s, id, past, true, "the same again: nothing was stored")
 			c := claims(revokertest.NewID("sub"), clock.Now())
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: clock.Now(), Until: c.ExpiresAt})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: clock.Now(), TTL: time.Hour})
 			consume(t, s, c.ID, past, false, "a revoked token, with an Until already passed")
 		})
 
@@ -72,10 +72,10 @@ func TestConsume(t *testing.T) {
 				name string
 				r    guardian.Revocation
 			}{
-				{name: "family", r: guardian.Revocation{Kind: guardian.RevokeFamily, ID: "f", At: now, Until: now.Add(time.Hour)}},
-				{name: "subject", r: guardian.Revocation{Kind: guardian.RevokeSubject, ID: "s", At: now, Until: now.Add(time.Hour)}},
+				{name: "family", r: guardian.Revocation{Kind: guardian.RevokeFamily, ID: "f", At: now, TTL: time.Hour}},
+				{name: "subject", r: guardian.Revocation{Kind: guardian.RevokeSubject, ID: "s", At: now, TTL: time.Hour}},
 				{name: "no Until", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t", At: now}},
-				{name: "ID too long", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: strings.Repeat("t", sqlstore.MaxIDLength+1), At: now, Until: now.Add(time.Hour)}},
+				{name: "ID too long", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: strings.Repeat("t", sqlstore.MaxIDLength+1), At: now, TTL: time.Hour}},
 			}
 			for _, tt := range tests {
 				if got, err := s.Consume(ctx, tt.r); err == nil || got {
@@ -102,7 +102,7 @@ func TestConsume(t *testing.T) {
 				var wg sync.WaitGroup
 				for i := range 12 {
 					wg.Go(func() {
-						first, err := stores[i%len(stores)].Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: clock.Now(), Until: clock.Now().Add(time.Hour)})
+						first, err := stores[i%len(stores)].Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: clock.Now(), TTL: time.Hour})
 						if err != nil {
 							t.Errorf("Consume() = %v", err)
 						}
@@ -134,7 +134,7 @@ func TestConsumeMySQLClientFoundRows(t *testing.T) {
 	now := time.Now()
 	id := revokertest.NewID("jti")
 	for i, want := range []bool{true, false, false} {
-		got, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: now, Until: now.Add(time.Hour)})
+		got, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: now, TTL: time.Hour})
 		if err != nil || got != want {
 			t.Fatalf("Consume() #%d with clientFoundRows = %v, %v; want %v, nil", i+1, got, err, want)
 		}

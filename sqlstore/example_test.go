@@ -52,7 +52,7 @@ func Example() {
 	fmt.Println("before logout:", revoked, err)
 
 	// Logout: revoke the token until it expires.
-	err = store.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: token.ID, At: now, Until: token.ExpiresAt})
+	err = store.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: token.ID, At: now, TTL: time.Hour})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func ExampleStore_ActiveTokens() {
 
 	// End the phone's session.
 	phone := sessions[1]
-	if err := store.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: phone.ID, At: time.Now(), Until: phone.ExpiresAt}); err != nil {
+	if err := store.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: phone.ID, At: time.Now(), TTL: time.Hour}); err != nil {
 		log.Fatal(err)
 	}
 	sessions, _ = store.ActiveTokens(ctx, "alice")

@@ -33,7 +33,7 @@ func (s *Store) Live(ctx context.Context, fn func(guardian.Revocation) error) er
 		if err := rows.Scan(&kind, &id, &cutoff, &untilMS); err != nil {
 			return s.fail(ctx, "live", err)
 		}
-		r := guardian.Revocation{ID: string(id), At: now, Until: time.UnixMilli(untilMS)}
+		r := guardian.Revocation{ID: string(id), At: now, TTL: time.UnixMilli(untilMS).Sub(now)}
 		switch kind {
 		case kindToken:
 			r.Kind = guardian.RevokeToken

@@ -32,7 +32,7 @@ func TestOutage(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: now, Until: revoked.ExpiresAt})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: now, TTL: time.Hour})
 			wantRevoked(t, s, revoked, true, "a revoked token, server up")
 			wantRevoked(t, s, live, false, "a live token, server up")
 
@@ -69,7 +69,7 @@ func TestOutage(t *testing.T) {
 					}
 					rctx, cancel := context.WithTimeout(context.Background(), timeout)
 					extra := claims(revokertest.NewID("sub"), now)
-					err := s.Revoke(rctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: extra.ID, At: now, Until: extra.ExpiresAt})
+					err := s.Revoke(rctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: extra.ID, At: now, TTL: time.Hour})
 					cancel()
 					if err == nil {
 						t.Errorf("Revoke() during %s = nil, want an error: the revocation could not be recorded", tt.name)
@@ -95,7 +95,7 @@ func TestOutage(t *testing.T) {
 					}
 					t.Logf("recovered %v after the server came back", time.Since(start).Round(time.Millisecond))
 					wantRevoked(t, s, live, false, "a live token after recovery")
-					mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: extra.ID, At: now, Until: extra.ExpiresAt})
+					mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: extra.ID, At: now, TTL: time.Hour})
 				})
 			}
 		})

@@ -27,7 +27,7 @@ func TestRevokedIsIndexed(t *testing.T) {
 			for i := range 100 {
 				for _, kind := range []guardian.RevocationKind{guardian.RevokeToken, guardian.RevokeFamily, guardian.RevokeSubject} {
 					id := fmt.Sprintf("%s-%d", kind, i)
-					mustRevoke(t, s, guardian.Revocation{Kind: kind, ID: id, At: now, Until: now.Add(time.Hour)})
+					mustRevoke(t, s, guardian.Revocation{Kind: kind, ID: id, At: now, TTL: time.Hour})
 				}
 				if allowList {
 					c := claims("subject-1", now)

@@ -217,12 +217,12 @@ func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
 		cutoff = r.At.Unix()
 	}
 	op := "revoke " + r.Kind.String()
-	if r.Until.After(s.now()) {
+	if until := s.now().Add(r.TTL); until.After(s.now()) {
 		st, err := s.upsert.get(ctx, s)
 		if err != nil {
 			return s.fail(ctx, op, err)
 		}
-		if _, err := st.ExecContext(ctx, s.q.upsert.args(kind, r.ID, cutoff, r.Until.UnixMilli())...); err != nil {
+		if _, err := st.ExecContext(ctx, s.q.upsert.args(kind, r.ID, cutoff, until.UnixMilli())...); err != nil {
 			return s.fail(ctx, op, err)
 		}
 	}

@@ -92,9 +92,9 @@ func TestSweeper(t *testing.T) {
 		s := openStore(t, b, db, opts)
 		now := time.Now()
 		for range 3 {
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, Until: now.Add(100 * time.Millisecond)})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: 100 * time.Millisecond})
 		}
-		mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, Until: now.Add(time.Hour)})
+		mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
 		deadline := time.Now().Add(10 * time.Second)
 		for countRows(t, db, opts.RevocationsTable) != 1 {
 			if time.Now().After(deadline) {
