@@ -56,14 +56,20 @@
 //
 // # Revocation
 //
-// A token is revoked by jti until its exp; [Issuer.RevokeSubject] revokes
+// A token is revoked by jti for as long as it could be accepted; [Issuer.RevokeSubject] revokes
 // every token of a user issued up to now ("log out everywhere");
 // [Issuer.RevokeFamily] revokes every token of one login (its access and
 // refresh tokens, refreshed or not). With a Revoker configured, every
 // verification asks it, tokens without jti are refused, and a Revoker that
 // cannot answer makes verification fail with [ErrUnavailable] (fail
-// closed). Refresh tokens are consumed once ([TokenConsumer]); presenting
-// one again revokes its family (RFC 9700 reuse detection). A process that
+// closed); every Revoker call is bounded by Options.RevokerTimeout.
+// [Guardian.Refresh] rotates a refresh token into a new pair in one
+// operation, consuming it last and once ([TokenConsumer]); presenting it
+// again revokes its family (RFC 9700 reuse detection).
+//
+// Time comes from one clock: a [Revocation] carries a TTL, which each store
+// counts on its own clock, so a store's clock never has to agree with the
+// issuers' (see [Revoker]). A process that
 // owns its store can answer checks from memory with a [Mirror].
 //
 // # Keys and caching
@@ -89,5 +95,6 @@
 // # Testing apps
 //
 // Package guardiantest builds a throwaway issuer, mints tokens for users,
-// attaches them to requests, and provides a settable clock.
+// attaches them to requests, and provides a settable clock and a revoker
+// on it.
 package guardian

@@ -78,6 +78,20 @@ func NewRequest[U any](tb TB, g *guardian.Guardian[U], user U, method, target st
 	return r
 }
 
+// NewRevoker returns a MemoryRevoker that measures how long it holds
+// records on clock, for an issuer on the same clock: advancing the clock
+// past a token's life then also expires its revocation, as real time
+// would. (A revoker on the wall clock next to an issuer on a Clock is
+// correct too, since records count elapsed time, but it does not follow the
+// Clock's jumps.) A nil clock means the wall clock.
+func NewRevoker(clock *Clock) *guardian.MemoryRevoker {
+	var opts *guardian.MemoryRevokerOptions
+	if clock != nil {
+		opts = &guardian.MemoryRevokerOptions{Clock: clock.Now}
+	}
+	return guardian.NewMemoryRevoker(opts)
+}
+
 // Clock is a settable clock for Options.Clock and friends. It is safe for
 // concurrent use.
 type Clock struct {

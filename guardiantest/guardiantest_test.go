@@ -13,6 +13,7 @@ import (
 
 	"github.com/guardian-go/guardian"
 	"github.com/guardian-go/guardian/guardiantest"
+	"github.com/guardian-go/guardian/internal/testclock"
 )
 
 type user struct{ ID string }
@@ -41,7 +42,7 @@ func (f *fakeTB) Fatalf(format string, args ...any) {
 
 func TestNewIssuer(t *testing.T) {
 	ctx := context.Background()
-	clock := guardiantest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	clock := guardiantest.NewClock(testclock.Now().Truncate(time.Second))
 	issuer := guardiantest.NewIssuer(t, &guardian.Options{Issuer: "test", Clock: clock.Now})
 	tok, err := issuer.Issue(ctx, "u1", nil)
 	if err != nil {
@@ -124,7 +125,7 @@ func TestAuthorizeAndNewRequest(t *testing.T) {
 }
 
 func TestClock(t *testing.T) {
-	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	start := testclock.Now()
 	c := guardiantest.NewClock(start)
 	if got := c.Now(); !got.Equal(start) {
 		t.Fatalf("Now = %v, want %v", got, start)
@@ -163,4 +164,37 @@ func TestClock(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestNewRevoker: logout through an issuer on a Clock works, and the
+// revocation lives exactly as long as the token on that Clock: it is
+// forgotten once the Clock passes the token's life (plus twice the leeway).
+func TestNewRevoker(t *testing.T) {
+	ctx := context.Background()
+	clock := guardiantest.NewClock(testclock.Now().Add(-3 * 365 * 24 * time.Hour)) // anywhere
+	revoker := guardiantest.NewRevoker(clock)
+	defer revoker.Close()
+	issuer := guardiantest.NewIssuer(t, &guardian.Options{Clock: clock.Now, Revoker: revoker, Leeway: time.Second})
+	tok, err := issuer.Issue(ctx, "u1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := issuer.Revoke(ctx, tok.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := issuer.Verify(ctx, tok.Raw); !errors.Is(err, guardian.ErrRevoked) {
+		t.Fatalf("Verify after Revoke = %v, want ErrRevoked", err)
+	}
+	clock.Advance(guardian.DefaultAccessTTL) // exp, within the leeway
+	if _, err := issuer.Verify(ctx, tok.Raw); !errors.Is(err, guardian.ErrRevoked) {
+		t.Fatalf("Verify at exp, within the leeway = %v, want ErrRevoked", err)
+	}
+	if revoker.Len() != 1 {
+		t.Fatalf("Len() = %d, want the record kept", revoker.Len())
+	}
+	clock.Advance(2*time.Second + time.Millisecond)
+	revoker.Sweep()
+	if revoker.Len() != 0 {
+		t.Fatalf("Len() after the token's life on the clock = %d, want 0", revoker.Len())
+	}
 }
