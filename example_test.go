@@ -172,8 +172,10 @@ func ExampleClaims_Custom() {
 // ExampleGuardian_Refresh rotates a refresh token into a new pair in one
 // call: the user is loaded again (a deleted user gets 401, not new
 // tokens), the custom claims are computed again, and the old refresh token
-// is consumed last. Presenting it again is taken as theft and revokes the
-// whole family (RFC 9700 reuse detection).
+// is consumed last. Once its successor has been used, presenting it again
+// is taken as theft and revokes the whole family (RFC 9700 reuse
+// detection); before that, and within Options.RefreshRetryWindow, it is a
+// client's retry and gets the same pair again.
 func ExampleGuardian_Refresh() {
 	users["u1@example.com"] = &User{ID: "u1", Email: "u1@example.com"}
 	g := newGuardian(guardian.NewMemoryRevoker(nil))
@@ -187,15 +189,22 @@ func ExampleGuardian_Refresh() {
 	fmt.Println("rotate:", err, pair.Access.Claims.Type, pair.Refresh.Claims.Type, pair.Refresh.Claims.Family == login.Claims.Family)
 	fmt.Println("header:", w.Header().Get("Authorization") == "Bearer "+pair.Access.Raw)
 
-	_, err = g.Refresh(httptest.NewRecorder(), r, refresh.Raw)
+	retried, err := g.Refresh(httptest.NewRecorder(), r, refresh.Raw)
+	fmt.Println("retry:", err, retried.Refresh.Claims.ID == pair.Refresh.Claims.ID)
+
+	next, err := g.Refresh(httptest.NewRecorder(), r, pair.Refresh.Raw) // the client moves on
+	fmt.Println("next:", err)
+	_, err = g.Refresh(httptest.NewRecorder(), r, refresh.Raw) // a thief replays the first token
 	fmt.Println("reuse:", err)
-	_, err = g.Issuer().Verify(ctx, pair.Access.Raw)
-	fmt.Println("rotated after reuse:", err)
+	_, err = g.Issuer().Verify(ctx, next.Access.Raw)
+	fmt.Println("family after reuse:", err)
 	// Output:
 	// rotate: <nil> access refresh true
 	// header: true
+	// retry: <nil> true
+	// next: <nil>
 	// reuse: guardian: token revoked
-	// rotated after reuse: guardian: token revoked
+	// family after reuse: guardian: token revoked
 }
 
 // exampleT stands in for the *testing.T a real test passes.

@@ -270,14 +270,19 @@ func (downRevoker) Revoked(context.Context, *guardian.Claims) (bool, error) {
 // store blip would.
 type flakyRevoker struct {
 	*guardian.MemoryRevoker
-	failConsume atomic.Bool
+	failConsume       atomic.Bool // fail before writing
+	loseConsumeAnswer atomic.Bool // write, then fail
 }
 
 func (f *flakyRevoker) Consume(ctx context.Context, r guardian.Revocation) (bool, error) {
 	if f.failConsume.Load() {
 		return false, errStoreDown
 	}
-	return f.MemoryRevoker.Consume(ctx, r)
+	first, err := f.MemoryRevoker.Consume(ctx, r)
+	if f.loseConsumeAnswer.Load() {
+		return false, errStoreDown
+	}
+	return first, err
 }
 
 // member is the user type of the Guardian tests.

@@ -14,6 +14,8 @@ const (
 	DefaultMaxTokenSize = 8 << 10
 	// DefaultFamilyLifetime is Options.FamilyLifetime when zero.
 	DefaultFamilyLifetime = 30 * 24 * time.Hour
+	// DefaultRefreshRetryWindow is Options.RefreshRetryWindow when zero.
+	DefaultRefreshRetryWindow = 30 * time.Second
 	// DefaultRevokerTimeout is Options.RevokerTimeout when zero.
 	DefaultRevokerTimeout = 300 * time.Millisecond
 )
@@ -37,6 +39,18 @@ type Options struct {
 	// refreshed, and then the user signs in again. Default:
 	// [DefaultFamilyLifetime].
 	FamilyLifetime time.Duration
+	// RefreshRetryWindow is how long after a refresh the same refresh
+	// token may be presented again and get the same new pair, as long as
+	// that pair's refresh token has not been used: the client's retry after
+	// a lost answer, or a double submit. Past it, or once the new refresh
+	// token is used, presenting the old one is reuse and revokes the family
+	// (RFC 9700 §4.14.2). Within it, a thief racing the client gets tokens
+	// with the same jtis as the client's, and reuse is detected at the next
+	// rotation instead. Negative: no window (any second presentation is
+	// reuse); a Revoker in allow-list mode (AllowList() true) has none
+	// either, since it cannot tell a consumed token from an unknown one.
+	// Default: [DefaultRefreshRetryWindow].
+	RefreshRetryWindow time.Duration
 	// Leeway tolerates clock drift between servers when checking exp, nbf
 	// and iat. Default: none.
 	Leeway time.Duration
@@ -105,11 +119,13 @@ type Issuer struct {
 	maxTTL    time.Duration
 	// familyLifetime bounds every family from its auth_time.
 	familyLifetime time.Duration
-	leeway         time.Duration
-	maxSize        int
-	now            func() time.Time
-	revoker        Revoker
-	failOpen       bool
+	// retryWindow is Options.RefreshRetryWindow; 0 means none.
+	retryWindow time.Duration
+	leeway      time.Duration
+	maxSize     int
+	now         func() time.Time
+	revoker     Revoker
+	failOpen    bool
 	// revokerTimeout bounds Revoker calls; 0 means none.
 	revokerTimeout time.Duration
 	hooks          Hooks
@@ -136,6 +152,7 @@ func NewIssuer(keys *KeySet, opts *Options) (*Issuer, error) {
 		failOpen:       opts.RevokerFailOpen,
 		revokerTimeout: opts.RevokerTimeout,
 		familyLifetime: opts.FamilyLifetime,
+		retryWindow:    opts.RefreshRetryWindow,
 		hooks:          opts.Hooks,
 	}
 	if i.leeway < 0 {
@@ -155,6 +172,15 @@ func NewIssuer(keys *KeySet, opts *Options) (*Issuer, error) {
 		i.familyLifetime = DefaultFamilyLifetime
 	case i.familyLifetime < 0:
 		return nil, fmt.Errorf("guardian: negative FamilyLifetime %v", i.familyLifetime)
+	}
+	switch {
+	case i.retryWindow == 0:
+		i.retryWindow = DefaultRefreshRetryWindow
+	case i.retryWindow < 0:
+		i.retryWindow = 0
+	}
+	if al, ok := i.revoker.(interface{ AllowList() bool }); ok && al.AllowList() {
+		i.retryWindow = 0
 	}
 	switch {
 	case i.revokerTimeout == 0:

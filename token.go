@@ -95,7 +95,9 @@ func (i *Issuer) issue(ctx context.Context, c *Claims, ttl time.Duration, custom
 		c.AuthTime = now // a new login
 	}
 	c.Issuer = i.iss
-	c.ID = randomID()
+	if c.ID == "" {
+		c.ID = randomID()
+	}
 	if c.Family == "" {
 		c.Family = randomID()
 	}
@@ -140,155 +142,6 @@ func randomID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	return b64.EncodeToString(b[:])
-}
-
-// A TokenPair is an access token and the refresh token that renews it,
-// of one family.
-type TokenPair struct {
-	Access  Token
-	Refresh Token
-}
-
-// SuccessorOptions are the optional settings of [Issuer.Refresh] and
-// [Issuer.Exchange]; nil means defaults.
-type SuccessorOptions struct {
-	// Custom computes the custom claims of the new tokens from the
-	// verified claims of the presented one: look the user up and derive
-	// roles afresh. An error refuses the operation and is returned as it
-	// is (wrap ErrResourceNotFound for a user who is gone: 401). Custom
-	// claims are never copied from the presented token, so a role
-	// withdrawn after login does not survive a refresh. Default: none.
-	Custom func(ctx context.Context, old *Claims) (any, error)
-}
-
-// Refresh rotates a refresh token into a new pair: it verifies raw (a
-// refresh token), computes the new custom claims (opts.Custom), signs a new
-// access token and a new refresh token of the same subject, family and
-// auth_time, and only then consumes raw, as the last step that can fail. So
-// an error at any point, a store outage included, leaves raw usable for a
-// retry; once Refresh returns the pair, raw is spent.
-//
-// A family lives Options.FamilyLifetime from its auth_time: the new tokens
-// expire by then, and past it Refresh refuses with ErrExpired.
-//
-// A refresh token presented again after it was consumed or revoked is
-// taken as stolen (RFC 9700 §4.14.2): its whole family, every token rotated
-// from the same login, is revoked, and Refresh returns ErrRevoked. With a
-// [TokenConsumer] (every store of this repository) that holds even for
-// concurrent requests.
-func (i *Issuer) Refresh(ctx context.Context, raw string, opts *SuccessorOptions) (TokenPair, error) {
-	old, err := i.verify(ctx, raw, []TokenType{Refresh})
-	if err != nil {
-		if errors.Is(err, ErrRevoked) && old != nil {
-			return TokenPair{}, i.reused(ctx, old, err)
-		}
-		return TokenPair{}, err
-	}
-	custom, err := i.successorClaims(ctx, old, opts)
-	if err != nil {
-		return TokenPair{}, err
-	}
-	access, err := i.successor(ctx, old, Access, custom)
-	if err != nil {
-		return TokenPair{}, err
-	}
-	refresh, err := i.successor(ctx, old, Refresh, custom)
-	if err != nil {
-		return TokenPair{}, err
-	}
-	if i.hooks.OnRefresh != nil {
-		if err := i.hooks.OnRefresh(ctx, old, refresh.Claims); err != nil {
-			return TokenPair{}, fmt.Errorf("guardian: OnRefresh: %w", err)
-		}
-	}
-	pair := TokenPair{Access: access, Refresh: refresh}
-	if i.revoker == nil {
-		return pair, nil
-	}
-	consumer, _ := i.revoker.(TokenConsumer)
-	first, err := i.revokeToken(ctx, old, consumer)
-	if err != nil {
-		return TokenPair{}, err
-	}
-	if !first {
-		// Another request refreshed the same token first. The family,
-		// which the new pair belongs to too, is revoked as for any reuse.
-		return TokenPair{}, i.reused(ctx, old, invalid(ErrRevoked, "already refreshed"))
-	}
-	return pair, nil
-}
-
-// reused answers a refresh with a revoked token: a refresh token's family
-// is revoked as a whole. It returns cause, joined with any failure to revoke.
-func (i *Issuer) reused(ctx context.Context, old *Claims, cause error) error {
-	if old.Type != Refresh || old.Family == "" {
-		return cause
-	}
-	if err := i.RevokeFamily(ctx, old.Family); err != nil {
-		return errors.Join(cause, err)
-	}
-	return cause
-}
-
-// Exchange verifies a token whose type is one of from and issues a token of
-// type to for the same subject, family and auth_time, with custom claims
-// from opts.Custom (never copied), e.g. a short-lived token of an
-// app-defined type for a refresh token. The presented token stays valid.
-func (i *Issuer) Exchange(ctx context.Context, raw string, from []TokenType, to TokenType, opts *SuccessorOptions) (Token, error) {
-	if len(from) == 0 {
-		return Token{}, errors.New("guardian: Exchange needs the token types it accepts")
-	}
-	old, err := i.verify(ctx, raw, from)
-	if err != nil {
-		return Token{}, err
-	}
-	custom, err := i.successorClaims(ctx, old, opts)
-	if err != nil {
-		return Token{}, err
-	}
-	next, err := i.successor(ctx, old, to, custom)
-	if err != nil {
-		return Token{}, err
-	}
-	if i.hooks.OnExchange != nil {
-		if err := i.hooks.OnExchange(ctx, old, next.Claims); err != nil {
-			return Token{}, fmt.Errorf("guardian: OnExchange: %w", err)
-		}
-	}
-	return next, nil
-}
-
-// successorClaims runs opts.Custom for the claims of old's successors.
-func (i *Issuer) successorClaims(ctx context.Context, old *Claims, opts *SuccessorOptions) (json.RawMessage, error) {
-	if opts == nil || opts.Custom == nil {
-		return nil, nil
-	}
-	v, err := opts.Custom(ctx, old)
-	if err != nil {
-		return nil, err
-	}
-	return encodeCustom(v)
-}
-
-// successor issues a token of type typ that carries on old: its subject,
-// family and auth_time, under the issuer's current audience, expiring by
-// the end of the family's lifetime.
-func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType, custom json.RawMessage) (Token, error) {
-	authTime := old.AuthTime
-	if authTime.IsZero() {
-		authTime = old.IssuedAt
-	}
-	ttl, ok := i.ttl[typ]
-	if !ok {
-		return Token{}, fmt.Errorf("guardian: token type %q has no TTL; add it to Options.TTL", typ)
-	}
-	end := authTime.Add(i.familyLifetime)
-	left := end.Sub(time.Unix(i.now().Unix(), 0))
-	if left < time.Second {
-		return Token{}, invalid(ErrExpired, "the login's lifetime is over; sign in again")
-	}
-	c := &Claims{Subject: old.Subject, Audience: i.aud, Type: typ, Family: old.Family, AuthTime: authTime}
-	return i.issue(ctx, c, min(ttl, left), custom)
 }
 
 // Revoke revokes a token given raw: its signature, issuer and audience are

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/guardiantest"
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`)
@@ -348,6 +349,18 @@ func TestRefresh(t *testing.T) {
 	newF := func(t *testing.T) *fixture {
 		return newFixture(t, &guardian.Options{Audience: []string{"app", "admin"}, Revoker: guardian.NewMemoryRevoker(nil)})
 	}
+	// newClockedF has its revoker on the fixture's clock, for tests that
+	// move time past the retry window.
+	newClockedF := func(t *testing.T, opts *guardian.Options) *fixture {
+		f := newFixture(t, nil)
+		var o guardian.Options
+		if opts != nil {
+			o = *opts
+		}
+		o.Audience, o.Clock, o.Revoker = []string{"app", "admin"}, f.clock.Now, guardiantest.NewRevoker(f.clock)
+		f.issuer = mustIssuer(t, f.keys, &o)
+		return f
+	}
 
 	t.Run("rotates", func(t *testing.T) {
 		f := newF(t)
@@ -443,30 +456,126 @@ func TestRefresh(t *testing.T) {
 		}
 	})
 
-	t.Run("reuse revokes the family", func(t *testing.T) {
-		f := newF(t)
+	// reuse presents a refresh token again after its successor was used,
+	// or after the retry window: either way the family must go.
+	for _, reuse := range []struct {
+		name   string
+		before func(t *testing.T, f *fixture, pair guardian.TokenPair)
+	}{
+		{name: "after its successor was used", before: func(t *testing.T, f *fixture, pair guardian.TokenPair) {
+			if _, err := f.issuer.Refresh(ctx, pair.Refresh.Raw, nil); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "after the retry window", before: func(t *testing.T, f *fixture, pair guardian.TokenPair) {
+			f.clock.Advance(guardian.DefaultRefreshRetryWindow + time.Second)
+		}},
+	} {
+		t.Run("reuse "+reuse.name+" revokes the family", func(t *testing.T) {
+			f := newClockedF(t, nil)
+			access, refresh := login(t, f, "u1")
+			otherAccess, otherRefresh := login(t, f, "u1") // another device
+			pair, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			reuse.before(t, f, pair)
+			_, err = f.issuer.Refresh(ctx, refresh.Raw, nil)
+			wantTokenErr(t, err, guardian.ErrRevoked)
+			for name, raw := range map[string]string{"the rotated refresh token": pair.Refresh.Raw, "the rotated access token": pair.Access.Raw, "the login's access token": access.Raw} {
+				_, err := f.issuer.Verify(ctx, raw, guardian.Access, guardian.Refresh)
+				if !errors.Is(err, guardian.ErrRevoked) {
+					t.Errorf("%s after reuse: got %v, want ErrRevoked", name, err)
+				}
+			}
+			_, err = f.issuer.Refresh(ctx, pair.Refresh.Raw, nil)
+			wantTokenErr(t, err, guardian.ErrRevoked)
+			for name, raw := range map[string]string{"access": otherAccess.Raw, "refresh": otherRefresh.Raw} {
+				if _, err := f.issuer.Verify(ctx, raw, guardian.Access, guardian.Refresh); err != nil {
+					t.Errorf("another login's %s token: got %v, want it untouched", name, err)
+				}
+			}
+		})
+	}
+
+	t.Run("a retry within the window gets the same pair", func(t *testing.T) {
+		f := newClockedF(t, nil)
 		access, refresh := login(t, f, "u1")
-		otherAccess, otherRefresh := login(t, f, "u1") // another device
-		pair, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
+		first, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		next := pair.Refresh
+		f.clock.Advance(10 * time.Second) // the client retries: the answer was lost
+		again, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
+		if err != nil {
+			t.Fatalf("the retry = %v, want the same pair again", err)
+		}
+		if again.Access.Claims.ID != first.Access.Claims.ID || again.Refresh.Claims.ID != first.Refresh.Claims.ID {
+			t.Errorf("the retry's jtis %s/%s differ from the first answer's %s/%s: they would escape reuse detection",
+				again.Access.Claims.ID, again.Refresh.Claims.ID, first.Access.Claims.ID, first.Refresh.Claims.ID)
+		}
+		for name, tok := range map[string]guardian.Token{"login access": access, "retried access": again.Access, "retried refresh": again.Refresh} {
+			if _, err := f.issuer.Verify(ctx, tok.Raw, tok.Claims.Type); err != nil {
+				t.Errorf("%s after the retry: %v", name, err)
+			}
+		}
+		// Once the client moves on, the first pair's refresh token is spent
+		// too: same jti.
+		if _, err := f.issuer.Refresh(ctx, again.Refresh.Raw, nil); err != nil {
+			t.Fatal(err)
+		}
 		_, err = f.issuer.Refresh(ctx, refresh.Raw, nil)
 		wantTokenErr(t, err, guardian.ErrRevoked)
-		for name, raw := range map[string]string{"the rotated refresh token": next.Raw, "the rotated access token": pair.Access.Raw, "the login's access token": access.Raw} {
-			_, err := f.issuer.Verify(ctx, raw, guardian.Access, guardian.Refresh)
-			if !errors.Is(err, guardian.ErrRevoked) {
-				t.Errorf("%s after reuse: got %v, want ErrRevoked", name, err)
-			}
-		}
-		_, err = f.issuer.Refresh(ctx, next.Raw, nil)
+		_, err = f.issuer.Verify(ctx, first.Refresh.Raw, guardian.Refresh)
 		wantTokenErr(t, err, guardian.ErrRevoked)
-		for name, raw := range map[string]string{"access": otherAccess.Raw, "refresh": otherRefresh.Raw} {
-			if _, err := f.issuer.Verify(ctx, raw, guardian.Access, guardian.Refresh); err != nil {
-				t.Errorf("another login's %s token: got %v, want it untouched", name, err)
+	})
+
+	t.Run("a lost store answer is retried, not taken for reuse", func(t *testing.T) {
+		store := &flakyRevoker{MemoryRevoker: guardian.NewMemoryRevoker(nil)}
+		f := newFixture(t, &guardian.Options{Audience: []string{"app", "admin"}, Revoker: store})
+		access, refresh := login(t, f, "u1")
+		store.loseConsumeAnswer.Store(true) // the write lands, its answer does not
+		if _, err := f.issuer.Refresh(ctx, refresh.Raw, nil); !errors.Is(err, guardian.ErrUnavailable) {
+			t.Fatalf("Refresh with the answer lost = %v, want ErrUnavailable", err)
+		}
+		store.loseConsumeAnswer.Store(false)
+		pair, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
+		if err != nil {
+			t.Fatalf("the retry = %v, want a pair (not reuse)", err)
+		}
+		for name, tok := range map[string]guardian.Token{"login access": access, "new access": pair.Access, "new refresh": pair.Refresh} {
+			if _, err := f.issuer.Verify(ctx, tok.Raw, tok.Claims.Type); err != nil {
+				t.Errorf("%s token after the retry: %v, want valid (no family revocation)", name, err)
 			}
 		}
+	})
+
+	t.Run("no retry for a logged-out family", func(t *testing.T) {
+		f := newClockedF(t, nil)
+		_, refresh := login(t, f, "u1")
+		if _, err := f.issuer.Refresh(ctx, refresh.Raw, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.issuer.RevokeFamily(ctx, refresh.Claims.Family); err != nil {
+			t.Fatal(err)
+		}
+		pair, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
+		wantTokenErr(t, err, guardian.ErrRevoked)
+		if pair.Access.Raw != "" {
+			t.Fatal("a logged-out family got a new pair through the retry window")
+		}
+	})
+
+	t.Run("strict: without a window, a second presentation is reuse", func(t *testing.T) {
+		f := newClockedF(t, &guardian.Options{RefreshRetryWindow: -1})
+		access, refresh := login(t, f, "u1")
+		if _, err := f.issuer.Refresh(ctx, refresh.Raw, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
+		wantTokenErr(t, err, guardian.ErrRevoked)
+		_, err = f.issuer.Verify(ctx, access.Raw)
+		wantTokenErr(t, err, guardian.ErrRevoked)
 	})
 
 	t.Run("access tokens refused by default", func(t *testing.T) {
@@ -933,32 +1042,50 @@ func TestHooks(t *testing.T) {
 // raced against its owner). The losers see ErrRevoked, and the reuse
 // revokes the family.
 func TestRefreshConcurrent(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)})
-	_, refresh := login(t, f, "u1")
-	const n = 16
-	results := make(chan error, n)
-	start := make(chan struct{})
-	for range n {
-		go func() {
-			<-start
-			_, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
-			results <- err
-		}()
-	}
-	close(start)
-	wins := 0
-	for range n {
-		err := <-results
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, guardian.ErrRevoked):
-			t.Errorf("a losing refresh: got %v, want ErrRevoked", err)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d of %d concurrent refreshes of one token succeeded, want exactly 1", wins, n)
+	for _, tt := range []struct {
+		name   string
+		window time.Duration
+	}{
+		{name: "retry window: every request gets the same pair", window: 0},
+		{name: "strict: one winner, reuse revokes the family", window: -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil), RefreshRetryWindow: tt.window})
+			_, refresh := login(t, f, "u1")
+			const n = 16
+			type result struct {
+				pair guardian.TokenPair
+				err  error
+			}
+			results := make(chan result, n)
+			start := make(chan struct{})
+			for range n {
+				go func() {
+					<-start
+					pair, err := f.issuer.Refresh(ctx, refresh.Raw, nil)
+					results <- result{pair, err}
+				}()
+			}
+			close(start)
+			wins, jtis := 0, map[string]bool{}
+			for range n {
+				r := <-results
+				switch {
+				case r.err == nil:
+					wins++
+					jtis[r.pair.Refresh.Claims.ID] = true
+				case !errors.Is(r.err, guardian.ErrRevoked):
+					t.Errorf("a losing refresh: got %v, want ErrRevoked", r.err)
+				}
+			}
+			if tt.window < 0 && wins != 1 {
+				t.Fatalf("%d of %d concurrent refreshes of one token succeeded, want exactly 1", wins, n)
+			}
+			if tt.window == 0 && (wins != n || len(jtis) != 1) {
+				t.Fatalf("%d of %d concurrent refreshes succeeded with %d distinct refresh jtis; want all, with one jti", wins, n, len(jtis))
+			}
+		})
 	}
 }
 

@@ -1,0 +1,238 @@
+package guardian
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// A TokenPair is an access token and the refresh token that renews it,
+// of one family.
+type TokenPair struct {
+	Access  Token
+	Refresh Token
+}
+
+// SuccessorOptions are the optional settings of [Issuer.Refresh] and
+// [Issuer.Exchange]; nil means defaults.
+type SuccessorOptions struct {
+	// Custom computes the custom claims of the new tokens from the
+	// verified claims of the presented one: look the user up and derive
+	// roles afresh. An error refuses the operation and is returned as it
+	// is (wrap ErrResourceNotFound for a user who is gone: 401). Custom
+	// claims are never copied from the presented token, so a role
+	// withdrawn after login does not survive a refresh. Default: none.
+	Custom func(ctx context.Context, old *Claims) (any, error)
+}
+
+// Refresh rotates a refresh token into a new pair: it verifies raw (a
+// refresh token), computes the new custom claims (opts.Custom), signs a new
+// access token and a new refresh token of the same subject, family and
+// auth_time, and only then consumes raw, as the last step that can fail. So
+// an error at any point, a store outage included, leaves raw usable for a
+// retry; once Refresh returns the pair, raw is spent.
+//
+// A retry is safe even when the failure came after the store had consumed
+// raw (its answer lost, or the pair lost on its way to the client): within
+// Options.RefreshRetryWindow of the first attempt, and as long as the new
+// refresh token has not been used, Refresh hands out the same pair again:
+// tokens with the same jti, which are revoked, consumed and detected
+// together. Concurrent refreshes of one token get that same pair too.
+//
+// A family lives Options.FamilyLifetime from its auth_time: the new tokens
+// expire by then, and past it Refresh refuses with ErrExpired.
+//
+// Any other refresh token presented again after it was consumed or revoked
+// is taken as stolen (RFC 9700 §4.14.2): its whole family, every token
+// rotated from the same login, is revoked, and Refresh returns ErrRevoked.
+// With a [TokenConsumer] (every store of this repository) that holds even
+// for concurrent requests.
+func (i *Issuer) Refresh(ctx context.Context, raw string, opts *SuccessorOptions) (TokenPair, error) {
+	old, err := i.verify(ctx, raw, []TokenType{Refresh})
+	if err != nil {
+		if errors.Is(err, ErrRevoked) && old != nil {
+			return i.retry(ctx, old, opts, err)
+		}
+		return TokenPair{}, err
+	}
+	pair, err := i.successors(ctx, old, opts)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if i.revoker == nil {
+		return pair, nil
+	}
+	// The retry marker goes first: a consume that lands is always
+	// preceded by one, so its retry is recognized.
+	if i.retryWindow > 0 {
+		if err := i.record(ctx, Revocation{Kind: RevokeToken, ID: retryMarker(old.ID), At: i.now(), TTL: i.retryWindow}); err != nil {
+			return TokenPair{}, err
+		}
+	}
+	consumer, _ := i.revoker.(TokenConsumer)
+	first, err := i.revokeToken(ctx, old, consumer)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if !first {
+		// Another request consumed the same token first.
+		return i.retry(ctx, old, opts, invalid(ErrRevoked, "already refreshed"))
+	}
+	return pair, nil
+}
+
+// successors signs the pair that carries on old, with deterministic jtis,
+// after the OnRefresh hook.
+func (i *Issuer) successors(ctx context.Context, old *Claims, opts *SuccessorOptions) (TokenPair, error) {
+	custom, err := i.successorClaims(ctx, old, opts)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	access, err := i.successor(ctx, old, Access, successorID(old.ID, Access), custom)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	refresh, err := i.successor(ctx, old, Refresh, successorID(old.ID, Refresh), custom)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	if i.hooks.OnRefresh != nil {
+		if err := i.hooks.OnRefresh(ctx, old, refresh.Claims); err != nil {
+			return TokenPair{}, fmt.Errorf("guardian: OnRefresh: %w", err)
+		}
+	}
+	return TokenPair{Access: access, Refresh: refresh}, nil
+}
+
+// retry answers a refresh token that is already revoked (cause). It is a
+// retry, and gets the same pair again, when only its own jti is revoked
+// (it was consumed, not logged out), its retry marker is still held, and
+// its successor refresh token has not been used. Anything else is reuse:
+// the family is revoked.
+func (i *Issuer) retry(ctx context.Context, old *Claims, opts *SuccessorOptions, cause error) (TokenPair, error) {
+	if i.retryWindow > 0 && old.Type == Refresh {
+		ok, err := i.isRetry(ctx, old)
+		if err != nil {
+			return TokenPair{}, err
+		}
+		if ok {
+			return i.successors(ctx, old, opts)
+		}
+	}
+	return TokenPair{}, i.reused(ctx, old, cause)
+}
+
+// isRetry asks the Revoker the three questions of retry.
+func (i *Issuer) isRetry(ctx context.Context, old *Claims) (bool, error) {
+	ask := func(c *Claims) (bool, error) {
+		ctx, cancel := i.bound(ctx)
+		defer cancel()
+		revoked, err := i.revoker.Revoked(ctx, c)
+		if err != nil {
+			return false, unavailable(err)
+		}
+		return revoked, nil
+	}
+	// The family and the subject, without the token's own jti: an ID no
+	// record names.
+	if revoked, err := ask(&Claims{ID: randomID(), Subject: old.Subject, Family: old.Family, IssuedAt: old.IssuedAt}); err != nil || revoked {
+		return false, err
+	}
+	if marked, err := ask(&Claims{ID: retryMarker(old.ID), IssuedAt: old.IssuedAt}); err != nil || !marked {
+		return false, err
+	}
+	used, err := ask(&Claims{ID: successorID(old.ID, Refresh), IssuedAt: old.IssuedAt})
+	return !used, err
+}
+
+// successorID is the jti of old's successor of type typ: derived from old's
+// jti (128 secret random bits), so that a retry issues the same token.
+func successorID(oldID string, typ TokenType) string {
+	return derivedID("guardian successor\x00" + string(typ) + "\x00" + oldID)
+}
+
+// retryMarker is the ID of the record that marks old as being refreshed,
+// for Options.RefreshRetryWindow.
+func retryMarker(oldID string) string {
+	return "retry." + derivedID("guardian retry\x00"+oldID)
+}
+
+func derivedID(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return b64.EncodeToString(sum[:16])
+}
+
+// reused answers a refresh with a revoked token: a refresh token's family
+// is revoked as a whole. It returns cause, joined with any failure to revoke.
+func (i *Issuer) reused(ctx context.Context, old *Claims, cause error) error {
+	if old.Type != Refresh || old.Family == "" {
+		return cause
+	}
+	if err := i.RevokeFamily(ctx, old.Family); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+// Exchange verifies a token whose type is one of from and issues a token of
+// type to for the same subject, family and auth_time, with custom claims
+// from opts.Custom (never copied), e.g. a short-lived token of an
+// app-defined type for a refresh token. The presented token stays valid.
+func (i *Issuer) Exchange(ctx context.Context, raw string, from []TokenType, to TokenType, opts *SuccessorOptions) (Token, error) {
+	if len(from) == 0 {
+		return Token{}, errors.New("guardian: Exchange needs the token types it accepts")
+	}
+	old, err := i.verify(ctx, raw, from)
+	if err != nil {
+		return Token{}, err
+	}
+	custom, err := i.successorClaims(ctx, old, opts)
+	if err != nil {
+		return Token{}, err
+	}
+	next, err := i.successor(ctx, old, to, "", custom)
+	if err != nil {
+		return Token{}, err
+	}
+	if i.hooks.OnExchange != nil {
+		if err := i.hooks.OnExchange(ctx, old, next.Claims); err != nil {
+			return Token{}, fmt.Errorf("guardian: OnExchange: %w", err)
+		}
+	}
+	return next, nil
+}
+
+// successorClaims runs opts.Custom for the claims of old's successors.
+func (i *Issuer) successorClaims(ctx context.Context, old *Claims, opts *SuccessorOptions) (json.RawMessage, error) {
+	if opts == nil || opts.Custom == nil {
+		return nil, nil
+	}
+	v, err := opts.Custom(ctx, old)
+	if err != nil {
+		return nil, err
+	}
+	return encodeCustom(v)
+}
+
+// successor issues a token of type typ that carries on old: its subject,
+// family and auth_time, under the issuer's current audience, expiring by
+// the end of the family's lifetime. An empty id means a random jti.
+func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType, id string, custom json.RawMessage) (Token, error) {
+	authTime := old.AuthTime
+	if authTime.IsZero() {
+		authTime = old.IssuedAt
+	}
+	ttl, ok := i.ttl[typ]
+	if !ok {
+		return Token{}, fmt.Errorf("guardian: token type %q has no TTL; add it to Options.TTL", typ)
+	}
+	left := authTime.Add(i.familyLifetime).Sub(time.Unix(i.now().Unix(), 0))
+	if left < time.Second {
+		return Token{}, invalid(ErrExpired, "the login's lifetime is over; sign in again")
+	}
+	c := &Claims{Subject: old.Subject, Audience: i.aud, Type: typ, ID: id, Family: old.Family, AuthTime: authTime}
+	return i.issue(ctx, c, min(ttl, left), custom)
+}
