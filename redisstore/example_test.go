@@ -12,11 +12,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Example sets up a Store for an issuer. The client honours request
-// deadlines (ContextTimeoutEnabled), so that a hung Redis fails a request at
-// its deadline rather than after ReadTimeout; the Store then refuses the
-// token (fail closed) and guardian answers 503. The client stays the app's
-// to close; the Store needs no Close.
+// Example sets up a Store for an issuer. When Redis hangs, every Store call
+// ends at its deadline (guardian's RevokerTimeout, 300ms by default) and
+// refuses the token (fail closed), and guardian answers 503. The client
+// honours request deadlines (ContextTimeoutEnabled), so that go-redis ends
+// the command the Store abandoned then too, rather than after ReadTimeout.
+// The client stays the app's to close; the Store needs no Close.
 //
 // It needs a Redis server, so it is compiled but not run by go test.
 func Example() {
@@ -55,12 +56,15 @@ func ExampleStore_Revoked() {
 		IssuedAt:  time.Now().Truncate(time.Second),
 		ExpiresAt: time.Now().Add(15 * time.Minute),
 	}
-	// Log out everywhere: every token of user-42 issued until now.
+	// Log out everywhere: every token of user-42 issued until now. (An
+	// Issuer's RevokeSubject does this, and computes the TTL for you.)
 	err = store.Revoke(context.Background(), guardian.Revocation{
-		Kind:  guardian.RevokeSubject,
-		ID:    claims.Subject,
-		At:    time.Now(),
-		Until: time.Now().Add(24 * time.Hour), // the longest a token of user-42 lives
+		Kind: guardian.RevokeSubject,
+		ID:   claims.Subject,
+		At:   time.Now(), // the cut-off, compared with iat only
+		// How long Redis keeps the record, from when it receives it: the
+		// longest a token of user-42 issued until At can still be accepted.
+		TTL: 24 * time.Hour,
 	})
 	if err != nil {
 		log.Fatal(err)

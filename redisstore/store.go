@@ -4,15 +4,20 @@
 // A [Store] works with a single server, a Sentinel-managed primary
 // ([redis.NewFailoverClient]) or a Redis Cluster ([redis.NewClusterClient]);
 // [redis.NewUniversalClient] returns any of them. Each revocation is one key
-// that expires when the tokens it concerns do, so the data set shrinks by
-// itself and needs no sweeper. Checking a token costs one round trip. A
-// Store is also a [guardian.TokenConsumer]: [Store.Consume] lets guardian
-// rotate a refresh token exactly once, even across instances.
+// that expires once Redis has held it for the revocation's TTL, so the data
+// set shrinks by itself and needs no sweeper. The Store uses one clock, that
+// of Redis, and only to measure that TTL: it never compares the dates of a
+// token or of a revocation with it, so issuers whose clocks are far from
+// that of Redis lose nothing. Checking a token costs one round trip. A Store
+// is also a [guardian.TokenConsumer]: [Store.Consume] lets guardian rotate a
+// refresh token exactly once, even across instances.
 //
-// Give the client ContextTimeoutEnabled: true. Without it go-redis ignores
-// the request's deadline on the socket and a hung server holds each check
-// for the client's ReadTimeout (3s by default) instead of failing at the
-// deadline.
+// Every call returns by the end of its context, whatever the client's
+// options: when Redis hangs, the Store abandons the command at the deadline
+// and fails closed (see [New]). Give the client ContextTimeoutEnabled: true
+// all the same, so that go-redis ends the abandoned command then too;
+// without it, the command keeps a goroutine and a pooled connection busy
+// until the client's ReadTimeout (5s by default).
 //
 // Redis must not evict the keys (maxmemory-policy noeviction) and must keep
 // them across a restart (AOF); the README lists what the Store relies on.
@@ -77,7 +82,9 @@ type Options struct {
 }
 
 // Store is a [guardian.Revoker] backed by Redis. Make one with [New]; it is
-// safe for concurrent use, runs no goroutines of its own and needs no Close.
+// safe for concurrent use, runs nothing in the background and needs no
+// Close. A call whose context can end runs its commands in a goroutine that
+// it abandons at the end of the context (see [New]).
 // It never closes the client it was given.
 type Store struct {
 	client redis.UniversalClient
@@ -103,6 +110,27 @@ var (
 // the others, where a revocation would read as absent. So is a client with
 // client-side caching: it may answer from a stale copy. New does no I/O, so
 // it succeeds while Redis is down; the Store works once Redis is back.
+//
+// Every call of the Store returns by the end of its context, plus the time
+// to schedule a goroutine, even when Redis hangs and whatever the client's
+// options: go-redis takes its socket deadlines from the context only when
+// the client has ContextTimeoutEnabled, otherwise from ReadTimeout and
+// WriteTimeout, and each of its retries may wait that long again. So when
+// the context can end, the Store runs the commands in a goroutine and, if
+// the context ends first, returns an error wrapping
+// [guardian.ErrUnavailable] and the context's error, and drops whatever the
+// commands return later: an abandoned call is never reported as a success,
+// though its write may still land (every write is idempotent; see
+// [Store.Consume]). go-redis gets the same context, so it stops waiting for
+// a pooled connection, dialing and retrying at its end.
+//
+// Build the client with ContextTimeoutEnabled: true. The Store does not
+// need it to meet the deadline, and does not refuse a client without it,
+// but with it go-redis also ends an abandoned command's socket I/O at the
+// deadline; without it, each command abandoned while Redis hangs holds its
+// goroutine and pooled connection until ReadTimeout (5s by default; with
+// -1 or -2, until Redis answers), and once PoolSize of them are stuck every
+// further call fails at its deadline waiting for a connection.
 func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")
@@ -148,12 +176,12 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 
 // revokeScript records one revocation atomically.
 //
-// KEYS[1] is the record's key. ARGV[1] is its remaining lifetime in
-// milliseconds (positive). ARGV[2] is the value: the Unix second of the
-// revocation (for a subject, its cut-off; from Consume, followed by a space
-// and a random call ID). ARGV[3] is the mode: "max" for a subject, whose
-// value only moves forward; "once" for Consume; empty for Revoke of a token
-// or a family, whose first value stays.
+// KEYS[1] is the record's key. ARGV[1] is its lifetime in milliseconds
+// (positive): the Revocation's TTL, rounded up. ARGV[2] is the value: the
+// Unix second of the revocation's At (for a subject, its cut-off; from
+// Consume, followed by a space and a random call ID). ARGV[3] is the mode:
+// "max" for a subject, whose value only moves forward; "once" for Consume;
+// empty for Revoke of a token or a family, whose first value stays.
 //
 // It returns 1 when this call recorded the revocation: the key was absent,
 // or (mode "once") it holds this very call's value, because go-redis
@@ -161,10 +189,11 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 //
 // The expiry only moves later: it is extended when the new lifetime is
 // longer than the remaining one, never shortened. Both lifetimes are
-// relative, so the check does not depend on the clocks of Redis and the app
-// agreeing. A key without expiry (PTTL -1) is left without one. GET comes
-// first so that a key of another type under the prefix is an error
-// (WRONGTYPE), never a silent success.
+// relative, counted from now on the clock of Redis, which is the only clock
+// the Store uses: it never compares At (or any date of a token) with it. A
+// key without expiry (PTTL -1) is left without one. GET comes first so that
+// a key of another type under the prefix is an error (WRONGTYPE), never a
+// silent success.
 const revokeScript = `
 local old = redis.call('GET', KEYS[1])
 if not old then
@@ -189,14 +218,17 @@ return 0
 
 var revoke = redis.NewScript(revokeScript)
 
-// Revoke records r until r.Until, as the [guardian.Revoker] contract asks.
-// It returns nil once Redis has acknowledged the write (and, with
-// [Options].WaitReplicas, once enough replicas have); see the README for
-// what that means for durability. Revoking again is harmless: a subject's
-// cut-off only moves forward, and a record's expiry only moves later. A
-// record whose Until has already passed is accepted and not written.
+// Revoke records r for r.TTL, rounded up to the millisecond and counted on
+// the clock of Redis from when it receives the write, as the
+// [guardian.Revoker] contract asks. It returns nil once Redis has
+// acknowledged the write (and, with [Options].WaitReplicas, once enough
+// replicas have); see the README for what that means for durability.
+// Revoking again is harmless: a subject's cut-off only moves forward, and a
+// record's expiry only moves later.
 //
-// Errors from Redis wrap [guardian.ErrUnavailable].
+// An invalid r ([guardian.Revocation.Validate]) is refused before any I/O
+// with an error wrapping [guardian.ErrInvalidRevocation]. Errors from Redis,
+// and a ctx that ends first, wrap [guardian.ErrUnavailable].
 func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
 	if err := r.Validate(); err != nil {
 		return err
@@ -204,10 +236,7 @@ func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: redisstore: revoke: %w", guardian.ErrUnavailable, err)
 	}
-	ms, live := lifetime(r)
-	if !live {
-		return nil // every token the record concerns has expired
-	}
+	ms := lifetime(r)
 	key, mode := s.key(tagToken, r.ID), ""
 	switch r.Kind {
 	case guardian.RevokeFamily:
@@ -223,29 +252,27 @@ func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
 // this call revoked it: false, with a nil error, when it was already
 // revoked. The check and the write are one atomic step in Redis, so of
 // concurrent calls for one token exactly one reports true; guardian's
-// Refresh relies on it to rotate a refresh token once. r must be of kind
-// [guardian.RevokeToken]. It makes Store a [guardian.TokenConsumer].
+// Refresh relies on it to rotate a refresh token once. It makes Store a
+// [guardian.TokenConsumer].
+//
+// r must be valid and of kind [guardian.RevokeToken]; otherwise the error
+// wraps [guardian.ErrInvalidRevocation]. Any other error wraps
+// [guardian.ErrUnavailable] and means the token may or may not have been
+// consumed: a write abandoned at the end of ctx (see [New]) may land after
+// Consume returned. guardian then refuses the refresh (fail closed), and a
+// second try with the same token may find it consumed.
 func (s *Store) Consume(ctx context.Context, r guardian.Revocation) (first bool, err error) {
 	if err := r.Validate(); err != nil {
 		return false, err
 	}
 	if r.Kind != guardian.RevokeToken {
-		return false, fmt.Errorf("redisstore: Consume takes token revocations, got a %s revocation", r.Kind)
+		return false, fmt.Errorf("%w: redisstore: Consume takes token revocations, got a %s revocation", guardian.ErrInvalidRevocation, r.Kind)
 	}
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("%w: redisstore: consume: %w", guardian.ErrUnavailable, err)
 	}
 	key := s.key(tagToken, r.ID)
-	ms, live := lifetime(r)
-	if !live {
-		// Nothing to record: the token has expired. It was consumed before
-		// if a record of it is still there.
-		n, err := s.client.Exists(ctx, key).Result()
-		if err != nil {
-			return false, fmt.Errorf("%w: redisstore: consume: %w", guardian.ErrUnavailable, err)
-		}
-		return n == 0, nil
-	}
+	ms := lifetime(r)
 	// The call ID lets a retry of this call by go-redis, after the reply to
 	// a successful write was lost, still report first.
 	var callID [8]byte
@@ -254,27 +281,29 @@ func (s *Store) Consume(ctx context.Context, r guardian.Revocation) (first bool,
 	return s.record(ctx, r.Kind, key, ms, value, "once")
 }
 
-// lifetime returns how many milliseconds r must be kept, rounded up so that
-// the record never expires before r.Until, and whether that is positive.
-func lifetime(r guardian.Revocation) (ms int64, live bool) {
-	ttl := time.Until(r.Until)
-	if ttl <= 0 {
-		return 0, false
-	}
-	return int64((ttl + time.Millisecond - 1) / time.Millisecond), true
+// lifetime returns how many milliseconds r must be kept: r.TTL rounded up,
+// so that the record never expires before its TTL has passed (and a TTL
+// under a millisecond still makes PX 1, not the PX 0 Redis refuses). It is
+// a duration only, never compared with any clock: Redis counts it from when
+// it receives the write. r is valid, so TTL is in (0, MaxRevocationTTL] and
+// the sum cannot overflow.
+func lifetime(r guardian.Revocation) int64 {
+	return int64((r.TTL + time.Millisecond - 1) / time.Millisecond)
 }
 
 // record runs the revocation script on key, with a lifetime of ms, value
 // and mode (see revokeScript), and reports whether this call recorded it.
+// It returns by the end of ctx (see bounded); a write abandoned then
+// reports an error, though it may still land.
 func (s *Store) record(ctx context.Context, kind guardian.RevocationKind, key string, ms int64, value, mode string) (recorded bool, err error) {
 	keys := []string{key}
 	args := []any{strconv.FormatInt(ms, 10), value, mode}
-	var n int64
-	if s.waitReplicas > 0 {
-		n, err = s.recordAndWait(ctx, kind, keys, args)
-	} else {
-		n, err = revoke.Run(ctx, s.client, keys, args...).Int64()
-	}
+	n, err := bounded(ctx, func(ctx context.Context) (int64, error) {
+		if s.waitReplicas > 0 {
+			return s.recordAndWait(ctx, kind, keys, args)
+		}
+		return revoke.Run(ctx, s.client, keys, args...).Int64()
+	})
 	if err != nil {
 		if errors.Is(err, ErrNotReplicated) {
 			return false, err
@@ -322,7 +351,8 @@ func (s *Store) recordAndWait(ctx context.Context, kind guardian.RevocationKind,
 //
 // When Redis cannot answer, or ctx ends first, Revoked returns false and an
 // error wrapping [guardian.ErrUnavailable] (and the context's error, when
-// that was the cause): the caller must refuse the token.
+// that was the cause): the caller must refuse the token. It returns by the
+// end of ctx even when Redis hangs (see [New]).
 func (s *Store) Revoked(ctx context.Context, c *guardian.Claims) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("%w: redisstore: %w", guardian.ErrUnavailable, err)
@@ -334,65 +364,118 @@ func (s *Store) Revoked(ctx context.Context, c *guardian.Claims) (bool, error) {
 	if n == 0 {
 		return false, nil
 	}
-	var vals [3]string
-	var found [3]bool
-	if s.mget {
-		res, err := s.client.MGet(ctx, keys[:n]...).Result()
-		if err != nil {
-			return false, fmt.Errorf("%w: redisstore: check: %w", guardian.ErrUnavailable, err)
-		}
-		if len(res) != n {
-			return false, fmt.Errorf("%w: redisstore: check: MGET returned %d values for %d keys", guardian.ErrUnavailable, len(res), n)
-		}
-		for i, v := range res {
-			switch v := v.(type) {
-			case nil:
-			case string:
-				vals[i], found[i] = v, true
-			default:
-				return false, fmt.Errorf("%w: redisstore: check: unexpected %T in MGET reply", guardian.ErrUnavailable, v)
-			}
-		}
-	} else {
-		var cmds [3]*redis.StringCmd
-		pipe := s.client.Pipeline()
-		for i, k := range keys[:n] {
-			cmds[i] = pipe.Get(ctx, k)
-		}
-		// Exec's error is the first command's, and redis.Nil ("no record")
-		// may hide a real failure behind it: look at every command.
-		_, _ = pipe.Exec(ctx)
-		for i, cmd := range cmds[:n] {
-			v, err := cmd.Result()
-			switch {
-			case err == nil:
-				vals[i], found[i] = v, true
-			case errors.Is(err, redis.Nil):
-			default:
-				return false, fmt.Errorf("%w: redisstore: check: %w", guardian.ErrUnavailable, err)
-			}
-		}
+	rec, err := bounded(ctx, func(ctx context.Context) (records, error) {
+		return s.read(ctx, keys[:n])
+	})
+	if err != nil {
+		return false, fmt.Errorf("%w: redisstore: check: %w", guardian.ErrUnavailable, err)
 	}
 	// The subject's record is read and validated even when another record
 	// already says "revoked", so that a damaged value never goes unnoticed.
 	revoked := false
 	for i := range n {
-		if !found[i] {
+		if !rec.found[i] {
 			continue
 		}
 		if i != subject {
 			revoked = true
 			continue
 		}
-		cutoff, err := strconv.ParseInt(vals[i], 10, 64)
+		cutoff, err := strconv.ParseInt(rec.vals[i], 10, 64)
 		if err != nil {
-			return false, fmt.Errorf("%w: redisstore: check: subject record holds %q, not a Unix time", guardian.ErrUnavailable, vals[i])
+			return false, fmt.Errorf("%w: redisstore: check: subject record holds %q, not a Unix time", guardian.ErrUnavailable, rec.vals[i])
 		}
 		if guardian.SubjectCutoffCovers(time.Unix(cutoff, 0), c.IssuedAt) {
 			revoked = true
 		}
 	}
 	return revoked, nil
+}
+
+// records are the values of up to three keys, as [Store.read] found them.
+type records struct {
+	vals  [3]string
+	found [3]bool
+}
+
+// read gets keys (at most three) in one round trip: one MGET on a
+// *redis.Client, a pipeline of GETs otherwise.
+func (s *Store) read(ctx context.Context, keys []string) (rec records, err error) {
+	if s.mget {
+		res, err := s.client.MGet(ctx, keys...).Result()
+		if err != nil {
+			return rec, err
+		}
+		if len(res) != len(keys) {
+			return rec, fmt.Errorf("MGET returned %d values for %d keys", len(res), len(keys))
+		}
+		for i, v := range res {
+			switch v := v.(type) {
+			case nil:
+			case string:
+				rec.vals[i], rec.found[i] = v, true
+			default:
+				return rec, fmt.Errorf("unexpected %T in MGET reply", v)
+			}
+		}
+		return rec, nil
+	}
+	var cmds [3]*redis.StringCmd
+	pipe := s.client.Pipeline()
+	for i, k := range keys {
+		cmds[i] = pipe.Get(ctx, k)
+	}
+	// Exec's error is the first command's, and redis.Nil ("no record") may
+	// hide a real failure behind it: look at every command.
+	_, _ = pipe.Exec(ctx)
+	for i, cmd := range cmds[:len(keys)] {
+		v, err := cmd.Result()
+		switch {
+		case err == nil:
+			rec.vals[i], rec.found[i] = v, true
+		case errors.Is(err, redis.Nil):
+		default:
+			return rec, err
+		}
+	}
+	return rec, nil
+}
+
+// bounded returns f(ctx), or an error as soon as ctx is done, whichever
+// comes first, so that no call of the Store outlives its context, whatever
+// the client does: go-redis sets its socket deadlines from the context only
+// with ContextTimeoutEnabled, and otherwise waits up to ReadTimeout (5s by
+// default) for each attempt. When ctx can end, f runs in a goroutine of its
+// own and is abandoned at the end of ctx: its result is then dropped, never
+// reported, and the error wraps ctx.Err(). A write abandoned this way may
+// still land; that is why every write of the Store is idempotent, and why
+// Consume reports the error (fail closed) rather than guessing.
+//
+// f gets ctx too, so that go-redis stops at its end where it can (waiting
+// for a pooled connection, dialing, between retries; on the socket with
+// ContextTimeoutEnabled): an abandoned goroutine ends by then, or, without
+// ContextTimeoutEnabled, when its socket read or write times out.
+func bounded[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	done := ctx.Done()
+	if done == nil { // context.Background and the like: nothing to bound
+		return f(ctx)
+	}
+	type outcome struct {
+		v   T
+		err error
+	}
+	ch := make(chan outcome, 1) // buffered: an abandoned f never blocks
+	go func() {
+		v, err := f(ctx)
+		ch <- outcome{v, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.v, o.err
+	case <-done:
+		var zero T
+		return zero, fmt.Errorf("no answer from Redis before the context ended (command abandoned): %w", ctx.Err())
+	}
 }
 
 // checkKeys returns the keys of the records that can revoke c, in the order

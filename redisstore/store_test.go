@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -82,11 +83,12 @@ func TestNew(t *testing.T) {
 }
 
 // TestKeyLayout checks the documented key names: prefix, a tag per kind,
-// then the ID as it is, for IDs that are awkward in a key.
+// then the ID as it is, for IDs that are awkward in a key, up to the
+// longest one guardian allows.
 func TestKeyLayout(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
 	ctx := context.Background()
-	for _, id := range []string{"plain", `quo"te'd`, "co:lo:ns", "glob*?[x]{tag}", "unicode-é-漢字-🙂", string(make([]byte, 240))} {
+	for _, id := range []string{"plain", `quo"te'd`, "co:lo:ns", "glob*?[x]{tag}", "unicode-é-漢字-🙂", strings.Repeat("l", guardian.MaxIDLength-len(newID("")))} {
 		id := newID("") + id
 		at := testclock.Now().Add(-time.Minute)
 		for _, r := range []guardian.Revocation{
@@ -152,73 +154,133 @@ func pttl(t *testing.T, client *redis.Client, key string) time.Duration {
 	return d
 }
 
-// TestTTL checks that each record expires with the tokens it concerns: its
-// TTL is the time left until Until, rounded up to the millisecond.
+// kinds lists the three kinds of record and the tag of their keys.
+var kinds = []struct {
+	kind guardian.RevocationKind
+	tag  string
+}{
+	{guardian.RevokeToken, "jti:"},
+	{guardian.RevokeSubject, "sub:"},
+	{guardian.RevokeFamily, "fam:"},
+}
+
+// TestTTL checks that each record is kept for its TTL, counted from when
+// Redis receives it: PTTL right after Revoke is the TTL less the time the
+// call took, never more.
 func TestTTL(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
-	for _, tt := range []struct {
-		kind guardian.RevocationKind
-		tag  string
-	}{
-		{guardian.RevokeToken, "jti:"},
-		{guardian.RevokeSubject, "sub:"},
-		{guardian.RevokeFamily, "fam:"},
-	} {
+	for _, tt := range kinds {
 		t.Run(tt.kind.String(), func(t *testing.T) {
-			for _, life := range []time.Duration{time.Hour, 1500 * time.Millisecond, 30 * 24 * time.Hour} {
+			for _, ttl := range []time.Duration{time.Hour, 1500 * time.Millisecond, 30 * 24 * time.Hour, guardian.MaxRevocationTTL} {
 				id := newID("id")
-				start := time.Now()
-				mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: start, Until: start.Add(life)})
+				start := time.Now() // elapsed time, on the machine's clock
+				mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: testclock.Now(), TTL: ttl})
 				got := pttl(t, client, prefix+tt.tag+id)
 				elapsed := time.Since(start)
 				// PTTL reports whole milliseconds, rounded down.
-				if got > life || got < life-elapsed-time.Millisecond {
-					t.Errorf("PTTL after revoking until now+%v = %v, want within [%v, %v]", life, got, life-elapsed-time.Millisecond, life)
+				if got > ttl || got < ttl-elapsed-time.Millisecond {
+					t.Errorf("PTTL after revoking for %v = %v, want within [%v, %v]", ttl, got, ttl-elapsed-time.Millisecond, ttl)
 				}
 			}
 		})
 	}
 }
 
-// TestPastUntil checks that a record that concerns only expired tokens is
-// accepted and not written.
-func TestPastUntil(t *testing.T) {
+// TestTTLRoundsUp checks that a TTL that is not a whole number of
+// milliseconds is rounded up, never down: a TTL under a millisecond is
+// still recorded (PX 0 would be refused by Redis), and the expiry is at
+// least the TTL after the moment Redis received the write.
+func TestTTLRoundsUp(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
-	past := time.Now().Add(-time.Second)
-	for _, kind := range []guardian.RevocationKind{guardian.RevokeToken, guardian.RevokeSubject, guardian.RevokeFamily} {
-		if err := s.Revoke(context.Background(), guardian.Revocation{Kind: kind, ID: newID("id"), At: past, Until: past}); err != nil {
-			t.Errorf("Revoke(%s, Until in the past) = %v, want nil", kind, err)
+	ctx := context.Background()
+	for _, tt := range kinds {
+		for _, ttl := range []time.Duration{time.Nanosecond, time.Microsecond, time.Millisecond - time.Nanosecond, time.Millisecond + time.Nanosecond} {
+			r := guardian.Revocation{Kind: tt.kind, ID: newID("id"), At: testclock.Now(), TTL: ttl}
+			if err := s.Revoke(ctx, r); err != nil {
+				t.Errorf("Revoke(%s, TTL %v) = %v, want nil (rounded up to whole milliseconds)", tt.kind, ttl, err)
+			}
+			if first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: newID("jti"), At: testclock.Now(), TTL: ttl}); err != nil || !first {
+				t.Errorf("Consume(TTL %v) = %v, %v; want true, nil", ttl, first, err)
+			}
 		}
-	}
-	if keys, err := client.Keys(context.Background(), globEscape(prefix)+"*").Result(); err != nil || len(keys) != 0 {
-		t.Errorf("keys under the prefix = %q, %v; want none", keys, err)
+		// An hour and a nanosecond is kept an hour and a millisecond: the
+		// absolute expiry (PEXPIRETIME, on the server's clock) is at least
+		// that long after the server's time before the write.
+		id := newID("id")
+		before, err := client.Time(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: testclock.Now(), TTL: time.Hour + time.Nanosecond})
+		expiry, err := client.PExpireTime(ctx, prefix+tt.tag+id).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held, want := time.Duration(expiry)-time.Duration(before.UnixMilli())*time.Millisecond, time.Hour+time.Millisecond; held < want {
+			t.Errorf("%s record of TTL 1h0m0.000000001s expires %v after the write, want at least %v", tt.kind, held, want)
+		}
 	}
 }
 
-// TestExpiryOnlyMovesLater checks that revoking again with an earlier Until
-// keeps the later expiry, and a later Until extends it.
+// TestAtIsNotAClock checks that At is never compared with the clock of
+// Redis or of the machine: a record whose At is years in the past or in the
+// future (an issuer whose clock is off, a fixture of a shifted test clock)
+// is kept for its TTL all the same, and a subject cut-off still revokes by
+// iat alone.
+func TestAtIsNotAClock(t *testing.T) {
+	s, client, prefix := newStore(t, nil)
+	ctx := context.Background()
+	const ttl = time.Hour
+	year := 365 * 24 * time.Hour
+	for _, at := range []time.Time{
+		testclock.Now().Add(-10 * year),
+		testclock.Now().Add(10 * year),
+		time.Unix(1, 0),
+	} {
+		at = at.Truncate(time.Second)
+		for _, tt := range kinds {
+			c := claims()
+			c.IssuedAt = at
+			id := map[guardian.RevocationKind]string{guardian.RevokeToken: c.ID, guardian.RevokeSubject: c.Subject, guardian.RevokeFamily: c.Family}[tt.kind]
+			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: ttl})
+			if got := pttl(t, client, prefix+tt.tag+id); got < ttl-time.Minute || got > ttl {
+				t.Errorf("%s revoked with At %v: PTTL %v, want about %v", tt.kind, at, got, ttl)
+			}
+			wantRevoked(t, s, c, true, fmt.Sprintf("a token issued at %v, by %s revoked with At %v", c.IssuedAt, tt.kind, at))
+			if tt.kind == guardian.RevokeSubject {
+				later := claims()
+				later.Subject = c.Subject
+				later.IssuedAt = at.Add(time.Second)
+				wantRevoked(t, s, later, false, fmt.Sprintf("a token issued the second after the cut-off %v", at))
+			}
+		}
+		id := newID("jti")
+		if first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: at, TTL: ttl}); err != nil || !first {
+			t.Errorf("Consume with At %v = %v, %v; want true, nil", at, first, err)
+		}
+		if got := pttl(t, client, prefix+"jti:"+id); got < ttl-time.Minute || got > ttl {
+			t.Errorf("token consumed with At %v: PTTL %v, want about %v", at, got, ttl)
+		}
+	}
+}
+
+// TestExpiryOnlyMovesLater checks that revoking again with a shorter TTL
+// keeps the later expiry, and a longer one extends it.
 func TestExpiryOnlyMovesLater(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
-	for _, tt := range []struct {
-		kind guardian.RevocationKind
-		tag  string
-	}{
-		{guardian.RevokeToken, "jti:"},
-		{guardian.RevokeSubject, "sub:"},
-		{guardian.RevokeFamily, "fam:"},
-	} {
+	for _, tt := range kinds {
 		t.Run(tt.kind.String(), func(t *testing.T) {
 			id := newID("id")
 			key := prefix + tt.tag + id
-			at := time.Now()
+			at := testclock.Now()
 			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: time.Hour})
-			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, Until: time.Now().Add(time.Minute)})
+			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: time.Minute})
 			if got := pttl(t, client, key); got < 59*time.Minute {
-				t.Errorf("PTTL after a revocation with an earlier Until = %v, want about an hour (never shortened)", got)
+				t.Errorf("PTTL after a revocation with a shorter TTL = %v, want about an hour (never shortened)", got)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, Until: time.Now().Add(2 * time.Hour)})
+			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: 2 * time.Hour})
 			if got := pttl(t, client, key); got < 119*time.Minute {
-				t.Errorf("PTTL after a revocation with a later Until = %v, want about two hours", got)
+				t.Errorf("PTTL after a revocation with a longer TTL = %v, want about two hours", got)
 			}
 		})
 	}
@@ -241,9 +303,9 @@ func TestSubjectCutoffConcurrent(t *testing.T) {
 				// writers*each-1 seconds after base, comes from the last.
 				n := i*writers + w
 				r := guardian.Revocation{
-					Kind:  guardian.RevokeSubject,
-					ID:    sub,
-					At:    base.Add(time.Duration(n) * time.Second),
+					Kind: guardian.RevokeSubject,
+					ID:   sub,
+					At:   base.Add(time.Duration(n) * time.Second),
 					TTL:  time.Hour + time.Duration(n%7)*time.Minute,
 				}
 				if err := s.Revoke(context.Background(), r); err != nil {
@@ -378,40 +440,73 @@ func TestWaitReplicas(t *testing.T) {
 }
 
 // TestConsume checks Consume beyond the conformance suite: it keeps the
-// later expiry, and answers for a token whose Until has passed without
-// writing anything.
+// later expiry, and it takes token revocations only.
 func TestConsume(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
 	ctx := context.Background()
 	c := claims()
 	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Minute})
-	first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: time.Now(), Until: time.Now().Add(time.Hour)})
+	first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	if err != nil || first {
 		t.Fatalf("Consume of a revoked token = %v, %v; want false, nil", first, err)
 	}
 	if got := pttl(t, client, prefix+"jti:"+c.ID); got < 59*time.Minute {
-		t.Errorf("PTTL after Consume with a later Until = %v, want about an hour", got)
+		t.Errorf("PTTL after Consume with a longer TTL = %v, want about an hour", got)
 	}
-
-	past := time.Now().Add(-time.Second)
-	for _, tt := range []struct {
-		name string
-		id   string
-		want bool
-	}{
-		{name: "a token never consumed", id: newID("jti"), want: true},
-		{name: "a revoked token", id: c.ID, want: false},
-	} {
-		first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: tt.id, At: past, Until: past})
-		if err != nil || first != tt.want {
-			t.Errorf("Consume(%s, Until in the past) = %v, %v; want %v, nil", tt.name, first, err, tt.want)
+	first, err = s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Minute})
+	if err != nil || first {
+		t.Fatalf("Consume of a consumed token = %v, %v; want false, nil", first, err)
+	}
+	if got := pttl(t, client, prefix+"jti:"+c.ID); got < 59*time.Minute {
+		t.Errorf("PTTL after Consume with a shorter TTL = %v, want about an hour (never shortened)", got)
+	}
+	for _, kind := range []guardian.RevocationKind{guardian.RevokeSubject, guardian.RevokeFamily} {
+		_, err := s.Consume(ctx, guardian.Revocation{Kind: kind, ID: c.Subject, At: testclock.Now(), TTL: time.Hour})
+		if !errors.Is(err, guardian.ErrInvalidRevocation) || errors.Is(err, guardian.ErrUnavailable) {
+			t.Errorf("Consume of a %s revocation = %v, want an error wrapping ErrInvalidRevocation and not ErrUnavailable", kind, err)
 		}
 	}
 	if keys, err := client.Keys(ctx, globEscape(prefix)+"*").Result(); err != nil || len(keys) != 1 {
-		t.Errorf("keys under the prefix = %q, %v; want only the revoked token's", keys, err)
+		t.Errorf("keys under the prefix = %q, %v; want only the consumed token's", keys, err)
 	}
-	if _, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: testclock.Now(), TTL: time.Hour}); err == nil {
-		t.Error("Consume of a subject revocation = nil error, want an error")
+}
+
+// TestInvalidRevocation checks that Revoke and Consume refuse what
+// Revocation.Validate refuses with an error wrapping ErrInvalidRevocation,
+// never ErrUnavailable (guardian would answer 503 for the caller's mistake),
+// before any I/O: the client here points at a port where nothing listens,
+// and the context is canceled.
+func TestInvalidRevocation(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
+	defer client.Close()
+	s, err := redisstore.New(client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	now := testclock.Now()
+	for _, r := range []guardian.Revocation{
+		{Kind: 0, ID: "x", At: now, TTL: time.Hour},
+		{Kind: guardian.RevokeToken, ID: "", At: now, TTL: time.Hour},
+		{Kind: guardian.RevokeToken, ID: "jti\xff", At: now, TTL: time.Hour},
+		{Kind: guardian.RevokeToken, ID: "jti\x00", At: now, TTL: time.Hour},
+		{Kind: guardian.RevokeToken, ID: strings.Repeat("j", guardian.MaxIDLength+1), At: now, TTL: time.Hour},
+		{Kind: guardian.RevokeToken, ID: "jti", At: now},
+		{Kind: guardian.RevokeToken, ID: "jti", At: now, TTL: -time.Millisecond},
+		{Kind: guardian.RevokeToken, ID: "jti", At: now, TTL: guardian.MaxRevocationTTL + time.Nanosecond},
+		{Kind: guardian.RevokeSubject, ID: "sub", TTL: time.Hour},
+	} {
+		for _, ctx := range []context.Context{context.Background(), canceled} {
+			err := s.Revoke(ctx, r)
+			if !errors.Is(err, guardian.ErrInvalidRevocation) || errors.Is(err, guardian.ErrUnavailable) {
+				t.Errorf("Revoke(%s %.20q TTL %v) = %v, want an error wrapping ErrInvalidRevocation and not ErrUnavailable", r.Kind, r.ID, r.TTL, err)
+			}
+			first, err := s.Consume(ctx, r)
+			if first || !errors.Is(err, guardian.ErrInvalidRevocation) || errors.Is(err, guardian.ErrUnavailable) {
+				t.Errorf("Consume(%s %.20q TTL %v) = %v, %v; want false and an error wrapping ErrInvalidRevocation and not ErrUnavailable", r.Kind, r.ID, r.TTL, first, err)
+			}
+		}
 	}
 }
 
