@@ -77,15 +77,3 @@ func (c *verifiedCache) put(raw string, claims *Claims, now time.Time) {
 	}
 	s.entries[raw] = claims
 }
-
-// len counts the cached tokens.
-func (c *verifiedCache) len() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.RLock()
-		n += len(s.entries)
-		s.mu.RUnlock()
-	}
-	return n
-}

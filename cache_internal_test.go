@@ -26,6 +26,29 @@ func cacheFixture(t *testing.T, size int) (*Issuer, *Key, *time.Time) {
 	return i, key, &now
 }
 
+// TestCachedClaimsAreCopies: a handler that changes the claims of its
+// request (a bug, but a likely one) must not change what the next request
+// with the same token sees.
+func TestCachedClaimsAreCopies(t *testing.T) {
+	ctx := context.Background()
+	i, _, _ := cacheFixture(t, 100)
+	i.aud = []string{"app"}
+	tok, err := i.Issue(ctx, "u1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the miss, then a hit
+		c, err := i.Verify(ctx, tok.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Subject != "u1" || len(c.Audience) != 1 || c.Audience[0] != "app" {
+			t.Fatalf("claims %+v: an earlier request's changes leaked through the cache", c)
+		}
+		c.Subject, c.Audience[0], c.Type = "admin", "other", Refresh
+	}
+}
+
 func TestCacheKeepsEveryCheckButTheSignature(t *testing.T) {
 	ctx := context.Background()
 	i, _, now := cacheFixture(t, 100)
@@ -41,8 +64,8 @@ func TestCacheKeepsEveryCheckButTheSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first != second {
-		t.Fatal("second Verify did not come from the cache")
+	if _, hit := i.keys.Load().cache.get(tok.Raw); !hit || first == second {
+		t.Fatalf("cache hit %v, same *Claims for two requests %v; want a hit, answered with a copy", hit, first == second)
 	}
 	if _, err := i.Verify(ctx, tok.Raw, Refresh); !errors.Is(err, ErrTokenType) {
 		t.Fatalf("cached token of the wrong type: got %v, want ErrTokenType", err)
@@ -130,4 +153,16 @@ func TestRotateDropsCacheAndOldKeys(t *testing.T) {
 	if err := i.Rotate(nil); err == nil {
 		t.Fatal("Rotate(nil) succeeded")
 	}
+}
+
+// len counts the cached tokens.
+func (c *verifiedCache) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.entries)
+		s.mu.RUnlock()
+	}
+	return n
 }

@@ -66,6 +66,20 @@ func (c *Claims) Custom(v any) error {
 	return nil
 }
 
+// clone returns a copy of c that shares no mutable memory with it, so that
+// claims kept by the verified-token cache are never changed by a request.
+func (c *Claims) clone() *Claims {
+	d := *c
+	switch {
+	case len(c.Audience) == 1:
+		d.aud1[0] = c.Audience[0]
+		d.Audience = d.aud1[:]
+	case len(c.Audience) > 1:
+		d.Audience = append([]string(nil), c.Audience...)
+	}
+	return &d
+}
+
 // HasAudience reports whether aud names a.
 func (c *Claims) HasAudience(a string) bool {
 	for _, x := range c.Audience {

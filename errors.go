@@ -66,6 +66,15 @@ var (
 	// ErrInvalidID: a subject, family or jti is empty, longer than
 	// MaxIDLength, not valid UTF-8, or holds a NUL byte (see CheckID).
 	ErrInvalidID = errors.New("guardian: invalid ID")
+	// ErrInsufficientScope: the token is valid but lacks a permission the
+	// route requires. RFC 6750 calls this insufficient_scope (403).
+	ErrInsufficientScope = errors.New("guardian: insufficient scope")
+	// ErrKey is wrapped by every error about a key given to a constructor
+	// or read from a JWK set.
+	ErrKey = errors.New("guardian: unusable key")
+	// ErrNoRevoker is returned by operations that revoke when the Issuer
+	// has no Revoker.
+	ErrNoRevoker = errors.New("guardian: no Revoker configured")
 	// ErrInvalidCredentials: a password check failed, or the user is unknown;
 	// the two are deliberately the same error.
 	ErrInvalidCredentials = errors.New("guardian: invalid credentials")

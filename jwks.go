@@ -3,7 +3,6 @@ package guardian
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
@@ -262,10 +261,11 @@ func parseJWK(j jwk, minRSA, maxRSA int) (*Key, error) {
 		// The bounds of n and e are checked by checkRSAPublicKey.
 		pub = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(exp.Int64())}
 	case "EC":
-		curve := map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}[j.Crv]
-		if curve == nil {
-			return nil, fmt.Errorf("%w: unsupported curve %q", ErrKey, j.Crv)
+		info := algorithms[Algorithm(j.Alg)]
+		if info.family != familyECDSA || info.crv != j.Crv {
+			return nil, fmt.Errorf("%w: curve %q does not fit alg %q", ErrKey, j.Crv, j.Alg)
 		}
+		curve := info.curve
 		x, err := decode("x", j.X)
 		if err != nil {
 			return nil, err

@@ -4,38 +4,13 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
-	"errors"
 	"fmt"
 	"hash"
 	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
-)
-
-// Algorithm is a JWS alg value. Each [Key] is pinned to one.
-type Algorithm string
-
-// The algorithms a Key can be pinned to. "none" is not among them and never
-// verifies.
-const (
-	HS256 Algorithm = "HS256"
-	HS384 Algorithm = "HS384"
-	HS512 Algorithm = "HS512"
-	RS256 Algorithm = "RS256"
-	RS384 Algorithm = "RS384"
-	RS512 Algorithm = "RS512"
-	PS256 Algorithm = "PS256"
-	PS384 Algorithm = "PS384"
-	PS512 Algorithm = "PS512"
-	ES256 Algorithm = "ES256"
-	ES384 Algorithm = "ES384"
-	ES512 Algorithm = "ES512"
-	EdDSA Algorithm = "EdDSA"
 )
 
 // The bounds of an RSA public key, for every constructor and, unless
@@ -51,9 +26,6 @@ const (
 	// which refuses larger ones (and even ones) at every verification.
 	maxRSAExponent = 1<<31 - 1
 )
-
-// ErrKey is wrapped by every error about a key given to a constructor.
-var ErrKey = errors.New("guardian: unusable key")
 
 // A Key signs or verifies tokens with exactly one algorithm. Build it with
 // [NewHMACKey], [NewSigningKey] or [NewVerificationKey]. A Key is immutable
@@ -83,18 +55,12 @@ func (k *Key) CanSign() bool { return k.signer != nil || k.hmac != nil }
 // (may be empty). The secret must be at least as long as the hash output
 // (32, 48 or 64 bytes; RFC 7518 §3.2); it is copied.
 func NewHMACKey(id string, alg Algorithm, secret []byte) (*Key, error) {
-	var newHash func() hash.Hash
-	switch alg {
-	case HS256:
-		newHash = sha256.New
-	case HS384:
-		newHash = sha512.New384
-	case HS512:
-		newHash = sha512.New
-	default:
+	info, ok := algorithms[alg]
+	if !ok || info.family != familyHMAC {
 		return nil, fmt.Errorf("%w: %q is not an HMAC algorithm", ErrKey, alg)
 	}
-	if size := newHash().Size(); len(secret) < size {
+	newHash := info.hash.New
+	if size := info.hash.Size(); len(secret) < size {
 		return nil, fmt.Errorf("%w: %s needs a secret of at least %d bytes, got %d", ErrKey, alg, size, len(secret))
 	}
 	secret = append([]byte(nil), secret...)
@@ -136,9 +102,12 @@ func NewVerificationKey(id string, alg Algorithm, pub crypto.PublicKey) (*Key, e
 // newVerificationKey is NewVerificationKey with RSA moduli of minRSA to
 // maxRSA bits.
 func newVerificationKey(id string, alg Algorithm, pub crypto.PublicKey, minRSA, maxRSA int) (*Key, error) {
-	method := jwt.GetSigningMethod(string(alg))
-	switch alg {
-	case RS256, RS384, RS512, PS256, PS384, PS512:
+	info, ok := algorithms[alg]
+	if !ok {
+		return nil, fmt.Errorf("%w: unsupported algorithm %q", ErrKey, alg)
+	}
+	switch info.family {
+	case familyRSA, familyPSS:
 		rk, ok := pub.(*rsa.PublicKey)
 		if !ok {
 			return nil, fmt.Errorf("%w: %s needs an RSA key, got %T", ErrKey, alg, pub)
@@ -146,25 +115,23 @@ func newVerificationKey(id string, alg Algorithm, pub crypto.PublicKey, minRSA, 
 		if err := checkRSAPublicKey(rk, minRSA, maxRSA); err != nil {
 			return nil, err
 		}
-	case ES256, ES384, ES512:
+	case familyECDSA:
 		ek, ok := pub.(*ecdsa.PublicKey)
 		if !ok {
 			return nil, fmt.Errorf("%w: %s needs an ECDSA key, got %T", ErrKey, alg, pub)
 		}
-		want := map[Algorithm]elliptic.Curve{ES256: elliptic.P256(), ES384: elliptic.P384(), ES512: elliptic.P521()}[alg]
-		if ek.Curve != want {
-			return nil, fmt.Errorf("%w: %s needs curve %s, got %s", ErrKey, alg, want.Params().Name, ek.Curve.Params().Name)
+		if ek.Curve != info.curve {
+			return nil, fmt.Errorf("%w: %s needs curve %s, got %s", ErrKey, alg, info.curve.Params().Name, ek.Curve.Params().Name)
 		}
-	case EdDSA:
+	case familyEdDSA:
 		ek, ok := pub.(ed25519.PublicKey)
 		if !ok || len(ek) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("%w: EdDSA needs an Ed25519 key, got %T", ErrKey, pub)
 		}
-	case HS256, HS384, HS512:
+	case familyHMAC:
 		return nil, fmt.Errorf("%w: %s keys are secrets; use NewHMACKey", ErrKey, alg)
-	default:
-		return nil, fmt.Errorf("%w: unsupported algorithm %q", ErrKey, alg)
 	}
+	method := jwt.GetSigningMethod(string(alg))
 	return &Key{id: id, alg: alg, method: method, public: pub}, nil
 }
 
@@ -200,14 +167,7 @@ func (k *Key) sign(signingInput string) ([]byte, error) {
 	return k.method.Sign(signingInput, k.signer)
 }
 
-// verify checks sig over the signing input.
-func (k *Key) verify(signingInput string, sig []byte) error {
-	sc := getScratch()
-	defer putScratch(sc)
-	return k.verifyWith(signingInput, sig, sc)
-}
-
-// verifyWith is verify with buffers from sc.
+// verifyWith checks sig over the signing input, with buffers from sc.
 func (k *Key) verifyWith(signingInput string, sig []byte, sc *scratch) error {
 	if k.hmac != nil {
 		if len(sig) != k.hmac.size {

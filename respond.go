@@ -7,10 +7,6 @@ import (
 	"strings"
 )
 
-// ErrInsufficientScope: the token is valid but lacks a permission the route
-// requires. RFC 6750 calls this insufficient_scope (403).
-var ErrInsufficientScope = errors.New("guardian: insufficient scope")
-
 // ErrorStatus maps an error of this package to its HTTP status and its
 // RFC 6750 error code (empty when the answer carries none):
 //

@@ -39,10 +39,6 @@ type IssueOptions struct {
 // maxTypeLength is the longest token type, in bytes.
 const maxTypeLength = 255
 
-// ErrNoRevoker is returned by operations that revoke when the Issuer has no
-// Revoker.
-var ErrNoRevoker = errors.New("guardian: no Revoker configured")
-
 // Issue signs a new token for subject: iss and aud from the Options, a
 // random jti of 128 bits, iat and nbf now, exp after the type's TTL. The
 // AfterIssue hook runs before it returns.

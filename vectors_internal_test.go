@@ -135,3 +135,10 @@ func mustDecode(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+// verify checks sig over the signing input, as verification does.
+func (k *Key) verify(signingInput string, sig []byte) error {
+	sc := getScratch()
+	defer putScratch(sc)
+	return k.verifyWith(signingInput, sig, sc)
+}

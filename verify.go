@@ -31,7 +31,9 @@ func (i *Issuer) Verify(ctx context.Context, raw string, types ...TokenType) (*C
 func (i *Issuer) verify(ctx context.Context, raw string, types []TokenType) (*Claims, error) {
 	ks := i.keys.Load()
 	c, cached := ks.cache.get(raw)
-	if !cached {
+	if cached {
+		c = c.clone() // the cache's copy stays as it was verified
+	} else {
 		var err error
 		if c, err = i.authenticate(ks.keys, raw); err != nil {
 			return nil, err
@@ -41,7 +43,7 @@ func (i *Issuer) verify(ctx context.Context, raw string, types []TokenType) (*Cl
 		return nil, err
 	}
 	if !cached && ks.cache != nil {
-		ks.cache.put(strings.Clone(raw), c, i.now())
+		ks.cache.put(strings.Clone(raw), c.clone(), i.now())
 	}
 	if err := i.checkRevoked(ctx, c); err != nil {
 		return c, err

@@ -13,40 +13,39 @@ import (
 // Ed25519 key, straight on the standard library and without allocating
 // beyond what the primitives do. msg is the signing input.
 func verifyAsymmetric(alg Algorithm, pub crypto.PublicKey, msg, sig []byte, sc *scratch) bool {
-	switch alg {
-	case EdDSA:
+	info := algorithms[alg]
+	switch info.family {
+	case familyEdDSA:
 		return ed25519.Verify(pub.(ed25519.PublicKey), msg, sig)
-	case RS256, RS384, RS512:
-		h, digest := hashOf(alg, msg, sc)
-		return rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), h, digest, sig) == nil
-	case PS256, PS384, PS512:
-		h, digest := hashOf(alg, msg, sc)
-		return rsa.VerifyPSS(pub.(*rsa.PublicKey), h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil
-	case ES256, ES384, ES512:
+	case familyRSA:
+		return rsa.VerifyPKCS1v15(pub.(*rsa.PublicKey), info.hash, digest(info.hash, msg, sc), sig) == nil
+	case familyPSS:
+		return rsa.VerifyPSS(pub.(*rsa.PublicKey), info.hash, digest(info.hash, msg, sc), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil
+	case familyECDSA:
 		ek := pub.(*ecdsa.PublicKey)
 		size := (ek.Curve.Params().BitSize + 7) / 8
 		if len(sig) != 2*size { // JWS carries r||s, each of fixed size (RFC 7518 §3.4)
 			return false
 		}
-		_, digest := hashOf(alg, msg, sc)
+		d := digest(info.hash, msg, sc)
 		sc.der = derSignature(sc.der[:0], sig[:size], sig[size:])
-		return ecdsa.VerifyASN1(ek, digest, sc.der)
+		return ecdsa.VerifyASN1(ek, d, sc.der)
 	}
 	return false
 }
 
-// hashOf hashes msg with the hash of alg into sc.sum.
-func hashOf(alg Algorithm, msg []byte, sc *scratch) (crypto.Hash, []byte) {
-	switch alg {
-	case RS384, PS384, ES384:
+// digest hashes msg with h into sc.sum, without allocating.
+func digest(h crypto.Hash, msg []byte, sc *scratch) []byte {
+	switch h {
+	case crypto.SHA384:
 		sum := sha512.Sum384(msg)
-		return crypto.SHA384, append(sc.sum[:0], sum[:]...)
-	case RS512, PS512, ES512:
+		return append(sc.sum[:0], sum[:]...)
+	case crypto.SHA512:
 		sum := sha512.Sum512(msg)
-		return crypto.SHA512, append(sc.sum[:0], sum[:]...)
+		return append(sc.sum[:0], sum[:]...)
 	}
 	sum := sha256.Sum256(msg)
-	return crypto.SHA256, append(sc.sum[:0], sum[:]...)
+	return append(sc.sum[:0], sum[:]...)
 }
 
 // derSignature appends the DER encoding of the ECDSA signature (r, s),

@@ -13,24 +13,16 @@ import (
 // token68 syntax, or a value over the size bound.
 var ErrMalformed = errors.New("malformed credentials")
 
-// Parse extracts the token from an Authorization header value whose scheme
+// Split extracts the token from an Authorization header value whose scheme
 // matches scheme, case-insensitively. Surrounding whitespace is tolerated.
 // found is false, with a nil error, when the value uses another scheme:
 // those credentials are not ours to judge. An empty value is malformed.
 // maxLen bounds the whole value.
-func Parse(value, scheme string, maxLen int) (token string, found bool, err error) {
-	token, found, err = Split(value, scheme, maxLen)
-	if err == nil && found && !IsToken68(token) {
-		return "", true, ErrMalformed
-	}
-	return token, found, err
-}
-
-// Split is Parse without the token68 check of the token's characters: it
-// only makes sure the token is one non-empty word. It serves hot paths that
-// verify the token anyway, since a token that verifies is base64url and
-// dots; they check IsToken68 only when verification fails, to tell a
-// malformed header from a bad token.
+//
+// It only makes sure the token is one non-empty word, not that its
+// characters are token68: callers verify the token anyway (a token that
+// verifies is base64url and dots) and check IsToken68 only when
+// verification fails, to tell a malformed header from a bad token.
 func Split(value, scheme string, maxLen int) (token string, found bool, err error) {
 	if len(value) > maxLen {
 		return "", true, ErrMalformed

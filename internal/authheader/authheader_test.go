@@ -54,7 +54,7 @@ func TestParse(t *testing.T) {
 			if maxLen == 0 {
 				maxLen = 1 << 10
 			}
-			tok, found, err := authheader.Parse(tt.value, tt.scheme, maxLen)
+			tok, found, err := parse(tt.value, tt.scheme, maxLen)
 			if tok != tt.wantToken || found != tt.wantFound || (err != nil) != tt.wantErr {
 				t.Fatalf("Parse(%q, %q) = %q, %v, %v; want %q, %v, error %v", tt.value, tt.scheme, tok, found, err, tt.wantToken, tt.wantFound, tt.wantErr)
 			}
@@ -135,4 +135,14 @@ func TestIsQuotable(t *testing.T) {
 			t.Errorf("IsQuotable(%q) = %v, want %v", tt.s, got, tt.want)
 		}
 	}
+}
+
+// parse is what the middleware makes of a header: Split, then the token68
+// check it applies when verification fails.
+func parse(value, scheme string, maxLen int) (string, bool, error) {
+	token, found, err := authheader.Split(value, scheme, maxLen)
+	if err == nil && found && !authheader.IsToken68(token) {
+		return "", true, authheader.ErrMalformed
+	}
+	return token, found, err
 }
