@@ -7,8 +7,6 @@ import (
 	"crypto/hmac"
 	"crypto/rsa"
 	"fmt"
-	"hash"
-	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -153,54 +151,4 @@ func checkRSAPublicKey(pub *rsa.PublicKey, minBits, maxBits int) error {
 		return fmt.Errorf("%w: RSA public exponent %d; want an odd number from 3 to 2^31-1", ErrKey, pub.E)
 	}
 	return nil
-}
-
-// sign returns the signature of the JWS signing input.
-func (k *Key) sign(signingInput string) ([]byte, error) {
-	if k.hmac != nil {
-		buf := []byte(signingInput)
-		return append([]byte(nil), k.hmac.sum(buf, len(buf))...), nil
-	}
-	if k.signer == nil {
-		return nil, fmt.Errorf("%w: key %q cannot sign", ErrKey, k.id)
-	}
-	return k.method.Sign(signingInput, k.signer)
-}
-
-// verifyWith checks sig over the signing input, with buffers from sc.
-func (k *Key) verifyWith(signingInput string, sig []byte, sc *scratch) error {
-	if k.hmac != nil {
-		if len(sig) != k.hmac.size {
-			return invalid(ErrInvalidSignature, "")
-		}
-		sc.mac = append(sc.mac[:0], signingInput...)
-		sum := k.hmac.sum(sc.mac, len(sc.mac))
-		if !hmac.Equal(sum, sig) {
-			return invalid(ErrInvalidSignature, "")
-		}
-		return nil
-	}
-	sc.mac = append(sc.mac[:0], signingInput...)
-	if !verifyAsymmetric(k.alg, k.public, sc.mac, sig, sc) {
-		return invalid(ErrInvalidSignature, "")
-	}
-	return nil
-}
-
-// hmacPool reuses keyed HMAC states: hmac.New per request costs more than
-// the hash itself for short tokens.
-type hmacPool struct {
-	pool sync.Pool
-	size int
-}
-
-// sum computes the MAC of buf[:n] and appends it to buf, returning the MAC
-// (a subslice of the grown buf).
-func (p *hmacPool) sum(buf []byte, n int) []byte {
-	h := p.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(buf[:n])
-	buf = h.Sum(buf[:n])
-	p.pool.Put(h)
-	return buf[n:]
 }

@@ -2,6 +2,7 @@ package guardian
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -168,4 +169,119 @@ func CheckID(id string) error {
 // seconds. Stores use it so that all of them draw the line the same way.
 func SubjectCutoffCovers(cutoff, iat time.Time) bool {
 	return iat.Unix() <= cutoff.Unix()
+}
+
+// Revoke revokes a token given raw: its signature, issuer and audience are
+// checked, its expiry is not. A token that no issuer within the leeway of
+// this one's clock can accept any more needs no record, and Revoke returns
+// nil for it.
+func (i *Issuer) Revoke(ctx context.Context, raw string) error {
+	c, err := i.authenticate(i.keys.Load().keys, raw)
+	if err != nil {
+		return err
+	}
+	// Any type: a token of a type no longer issued can still be revoked.
+	if err := i.validate(c, []TokenType{c.Type}, false); err != nil {
+		return err
+	}
+	return i.RevokeClaims(ctx, c)
+}
+
+// RevokeClaims revokes the token c describes (by jti) for as long as it
+// could be accepted, after the OnRevoke hook.
+func (i *Issuer) RevokeClaims(ctx context.Context, c *Claims) error {
+	_, err := i.revokeToken(ctx, c, nil)
+	return err
+}
+
+// revokeToken revokes c by jti for as long as any issuer sharing the store
+// could accept it, after the OnRevoke hook. With a consumer it revokes
+// atomically and reports whether this call did; otherwise first is always
+// true. A token that no issuer within the leeway of this one's clock can
+// accept any more needs no record.
+func (i *Issuer) revokeToken(ctx context.Context, c *Claims, consumer TokenConsumer) (first bool, err error) {
+	if c == nil || c.ID == "" {
+		return false, invalid(ErrMissingClaim, "jti (needed for revocation)")
+	}
+	if i.hooks.OnRevoke != nil {
+		if err := i.hooks.OnRevoke(ctx, c); err != nil {
+			return false, fmt.Errorf("guardian: OnRevoke: %w", err)
+		}
+	}
+	now := i.now()
+	// This issuer accepts c until exp+leeway on its clock; another issuer
+	// whose clock is up to leeway behind accepts it a leeway longer.
+	ttl := c.ExpiresAt.Add(2 * i.leeway).Sub(now)
+	if ttl <= 0 {
+		return true, nil
+	}
+	r := Revocation{Kind: RevokeToken, ID: c.ID, At: now, TTL: ttl}
+	if consumer == nil {
+		return true, i.record(ctx, r)
+	}
+	if err := r.Validate(); err != nil {
+		return false, err
+	}
+	ctx, cancel := i.bound(ctx)
+	defer cancel()
+	first, err = consumer.Consume(ctx, r)
+	if err != nil {
+		return false, storeFailure(err)
+	}
+	return first, nil
+}
+
+// RevokeSubject revokes every token of subject issued until now, including
+// this very second ("log out everywhere", after a password change). The
+// cut-off lies one leeway ahead: a token issued by a server whose clock runs
+// up to that much ahead of this one's is revoked too, and so, for that
+// moment, is a token issued right after the call.
+func (i *Issuer) RevokeSubject(ctx context.Context, subject string) error {
+	now := i.now()
+	cutoff := now.Add(i.leeway)
+	// The latest token covered is issued at the cut-off (in whole seconds,
+	// hence the second) and accepted until its exp plus a leeway, by a
+	// clock up to a leeway behind.
+	ttl := i.maxTTL + 3*i.leeway + time.Second
+	return i.record(ctx, Revocation{Kind: RevokeSubject, ID: subject, At: cutoff, TTL: ttl})
+}
+
+// RevokeFamily revokes every token of a family: all the tokens issued from
+// one login, refreshed or exchanged.
+func (i *Issuer) RevokeFamily(ctx context.Context, family string) error {
+	return i.record(ctx, Revocation{Kind: RevokeFamily, ID: family, At: i.now(), TTL: i.maxTTL + 2*i.leeway})
+}
+
+// record hands r to the Revoker, within the Revoker timeout.
+func (i *Issuer) record(ctx context.Context, r Revocation) error {
+	if i.revoker == nil {
+		return ErrNoRevoker
+	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	ctx, cancel := i.bound(ctx)
+	defer cancel()
+	if err := i.revoker.Revoke(ctx, r); err != nil {
+		return storeFailure(err)
+	}
+	return nil
+}
+
+// bound limits a Revoker call to the Revoker timeout.
+func (i *Issuer) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if i.revokerTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, i.revokerTimeout)
+}
+
+// storeFailure classifies an error of the Revoker: the caller's mistake
+// (an invalid revocation) stays as it is; anything else is an outage,
+// ErrUnavailable.
+func storeFailure(err error) error {
+	if errors.Is(err, ErrInvalidRevocation) {
+		return err
+	}
+	return unavailable(err)
 }

@@ -1,0 +1,140 @@
+package guardian
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// A Token is a signed token and its claims.
+type Token struct {
+	// Raw is the compact JWS, what goes after "Bearer ".
+	Raw string
+	// Claims are the token's registered claims; custom claims are read with
+	// Claims.Custom.
+	Claims *Claims
+}
+
+// IssueOptions are the optional settings of [Issuer.Issue]; nil means
+// defaults.
+type IssueOptions struct {
+	// Type is the typ claim. Default: Access.
+	Type TokenType
+	// TTL overrides the type's lifetime for this token. It may not exceed
+	// the longest TTL of any type, which bounds how long subject and
+	// family revocations are kept.
+	TTL time.Duration
+	// Family ties the token to an earlier one (an access and a refresh
+	// token of one login). Default: a new random family.
+	Family string
+	// Custom holds app-defined claims: any value that encodes to a JSON
+	// object (a struct, a map, a json.RawMessage). Its names must not be
+	// registered claims. Read them back with Claims.Custom.
+	Custom any
+}
+
+// maxTypeLength is the longest token type, in bytes.
+const maxTypeLength = 255
+
+// Issue signs a new token for subject: iss and aud from the Options, a
+// random jti of 128 bits, iat and nbf now, exp after the type's TTL. The
+// AfterIssue hook runs before it returns.
+func (i *Issuer) Issue(ctx context.Context, subject string, opts *IssueOptions) (Token, error) {
+	if opts == nil {
+		opts = &IssueOptions{}
+	}
+	if err := CheckID(subject); err != nil {
+		return Token{}, fmt.Errorf("guardian: Issue: subject %w", err)
+	}
+	if opts.Family != "" {
+		if err := CheckID(opts.Family); err != nil {
+			return Token{}, fmt.Errorf("guardian: Issue: family %w", err)
+		}
+	}
+	c := &Claims{Subject: subject, Type: opts.Type, Family: opts.Family, Audience: i.aud}
+	if c.Type == "" {
+		c.Type = Access
+	}
+	if len(c.Type) > maxTypeLength || CheckID(string(c.Type)) != nil {
+		return Token{}, fmt.Errorf("guardian: Issue: token type %.40q: %w: at most %d bytes of UTF-8 without NUL", c.Type, ErrInvalidID, maxTypeLength)
+	}
+	ttl := opts.TTL
+	if ttl < 0 {
+		return Token{}, fmt.Errorf("guardian: negative TTL %v", ttl)
+	}
+	// Subject and family revocations are kept for the longest type TTL
+	// (see RevokeSubject): a longer-lived token would outlive them.
+	if ttl > i.maxTTL {
+		return Token{}, fmt.Errorf("guardian: TTL %v is longer than the longest token type TTL %v; add a type to Options.TTL", ttl, i.maxTTL)
+	}
+	custom, err := encodeCustom(opts.Custom)
+	if err != nil {
+		return Token{}, err
+	}
+	return i.issue(ctx, c, ttl, custom)
+}
+
+// issue completes c (iss, jti, family, dates) and signs it. A zero ttl means
+// the type's TTL.
+func (i *Issuer) issue(ctx context.Context, c *Claims, ttl time.Duration, custom json.RawMessage) (Token, error) {
+	if ttl == 0 {
+		var ok bool
+		if ttl, ok = i.ttl[c.Type]; !ok {
+			return Token{}, fmt.Errorf("guardian: token type %q has no TTL; add it to Options.TTL", c.Type)
+		}
+	}
+	now := time.Unix(i.now().Unix(), 0)
+	if c.AuthTime.IsZero() {
+		c.AuthTime = now // a new login
+	}
+	c.Issuer = i.iss
+	if c.ID == "" {
+		c.ID = randomID()
+	}
+	if c.Family == "" {
+		c.Family = randomID()
+	}
+	c.IssuedAt, c.NotBefore = now, now
+	c.ExpiresAt = now.Add(ttl)
+	payload, err := encodePayload(c, custom)
+	if err != nil {
+		return Token{}, err
+	}
+	c.payload = string(payload)
+	raw, err := i.sign(payload)
+	if err != nil {
+		return Token{}, err
+	}
+	if i.hooks.AfterIssue != nil {
+		if err := i.hooks.AfterIssue(ctx, c); err != nil {
+			return Token{}, fmt.Errorf("guardian: AfterIssue: %w", err)
+		}
+	}
+	return Token{Raw: raw, Claims: c}, nil
+}
+
+// sign returns the compact JWS of payload under the signing key.
+func (i *Issuer) sign(payload []byte) (string, error) {
+	ks := i.keys.Load()
+	n := len(ks.header) + 1 + b64.EncodedLen(len(payload))
+	buf := make([]byte, 0, n+1+b64.EncodedLen(128))
+	buf = append(buf, ks.header...)
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, payload)
+	sig, err := ks.keys.signing.sign(string(buf))
+	if err != nil {
+		return "", fmt.Errorf("guardian: sign: %w", err)
+	}
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// randomID returns 128 random bits, base64url encoded.
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return b64.EncodeToString(b[:])
+}
