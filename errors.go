@@ -66,6 +66,10 @@ var (
 	// ErrInvalidID: a subject, family or jti is empty, longer than
 	// MaxIDLength, not valid UTF-8, or holds a NUL byte (see CheckID).
 	ErrInvalidID = errors.New("guardian: invalid ID")
+	// ErrCrossSite: a request authenticated by a cookie, with a method
+	// other than GET, HEAD or OPTIONS, came from another site (CSRF; see
+	// CookieOptions). The default handler answers 403.
+	ErrCrossSite = errors.New("guardian: cross-site request")
 	// ErrInsufficientScope: the token is valid but lacks a permission the
 	// route requires. RFC 6750 calls this insufficient_scope (403).
 	ErrInsufficientScope = errors.New("guardian: insufficient scope")
@@ -79,6 +83,33 @@ var (
 	// the two are deliberately the same error.
 	ErrInvalidCredentials = errors.New("guardian: invalid credentials")
 )
+
+// reasons are the sentinels Reason reports, the most specific first.
+var reasons = []error{
+	ErrMalformedToken, ErrUnsupportedHeader, ErrUnknownKey, ErrAlgorithm,
+	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
+	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
+	ErrResourceNotFound, ErrMalformedHeader, ErrMissingToken, ErrCrossSite,
+	ErrInsufficientScope, ErrAlreadyAuthenticated, ErrUnavailable,
+	ErrInvalidToken, ErrInvalidRevocation, ErrInvalidID, ErrKey,
+	ErrNoRevoker, ErrInvalidCredentials,
+}
+
+// Reason returns the most specific sentinel error of the package that err
+// wraps (ErrExpired rather than ErrInvalidToken), or nil when it wraps
+// none. Its text is fixed and safe to log or to use as a metric label: it
+// never holds token bytes or client input.
+func Reason(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, s := range reasons {
+		if errors.Is(err, s) {
+			return s
+		}
+	}
+	return nil
+}
 
 // tokenError is a failure of the token itself: it matches ErrInvalidToken
 // and its specific sentinel.

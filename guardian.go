@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -21,6 +22,10 @@ type Guardian[U any] struct {
 	realm    string
 	scheme   string
 	onError  ErrorHandler
+	cookies  *cookieJar // nil without AuthOptions.Cookies
+	logger   *slog.Logger
+	refused  func(*http.Request, error)
+	verified func(*http.Request, *Claims)
 }
 
 // AuthOptions configures a [Guardian]; nil means defaults.
@@ -35,9 +40,25 @@ type AuthOptions[U any] struct {
 	// [Guardian.DefaultErrorHandler], the RFC 6750 answers with a JSON body.
 	ErrorHandler ErrorHandler
 	// Claims returns custom claims for tokens issued for a user by SignIn
-	// and Issue (when IssueOptions.Custom is nil): roles, a tenant. It must
-	// encode to a JSON object. Default: none.
+	// and Issue (when IssueOptions.Custom is nil), and again on every
+	// Refresh: roles, a tenant. It must encode to a JSON object. Default:
+	// none.
 	Claims func(ctx context.Context, user U) (any, error)
+	// Cookies, when set, hands tokens out as cookies too, for browser
+	// apps; see [CookieOptions]. Default: none (headers only).
+	Cookies *CookieOptions
+	// OnRefused is called for every request the middleware refuses, before
+	// the error handler answers it, with the reason: the most specific
+	// sentinel error of the package (see [Reason]), never token bytes. The
+	// route is r.Pattern. Use it for logs and metrics. Default: none.
+	OnRefused func(r *http.Request, reason error)
+	// OnAuthenticated is called for every request whose token verified,
+	// with its claims (read-only). Default: none.
+	OnAuthenticated func(r *http.Request, c *Claims)
+	// Logger receives, at level Error, the cause of every 5xx answer of
+	// the default error handler (a store outage, a failing resource
+	// callback), which the client is never shown. Default: slog.Default().
+	Logger *slog.Logger
 }
 
 // ErrorHandler answers a refused request. err wraps one of the package's
@@ -62,6 +83,18 @@ func New[U any](issuer *Issuer, subject func(U) (string, error), resource func(c
 		}
 		g.onError = opts.ErrorHandler
 		g.claims = opts.Claims
+		g.logger = opts.Logger
+		g.refused = opts.OnRefused
+		g.verified = opts.OnAuthenticated
+		if opts.Cookies != nil {
+			var err error
+			if g.cookies, err = newCookieJar(opts.Cookies); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if g.logger == nil {
+		g.logger = slog.Default()
 	}
 	if !authheader.IsToken(g.scheme) {
 		return nil, fmt.Errorf("guardian: scheme %q is not an HTTP token", g.scheme)

@@ -48,8 +48,13 @@ func (g *Guardian[U]) VerifyHeader(opts *VerifyOptions) func(http.Handler) http.
 	if opts != nil && opts.Header != "" {
 		name = textproto.CanonicalMIMEHeaderKey(opts.Header)
 	}
+	return g.verifyWith(opts, g.headerToken(name))
+}
+
+// headerToken reads "<scheme> <token>" from the header name.
+func (g *Guardian[U]) headerToken(name string) extractor {
 	maxLen := g.issuer.maxSize + len(g.scheme) + 64
-	return g.verifyWith(opts, func(r *http.Request) (string, bool, error) {
+	return func(r *http.Request) (string, bool, error) {
 		values := r.Header[name]
 		switch len(values) {
 		case 0:
@@ -65,14 +70,13 @@ func (g *Guardian[U]) VerifyHeader(opts *VerifyOptions) func(http.Handler) http.
 			return "", true, fmt.Errorf("%w: want %q followed by one token", ErrMalformedHeader, g.scheme)
 		}
 		return raw, found, nil
-	})
+	}
 }
 
-// VerifyCookie is VerifyHeader for a token held in the cookie name, for
-// browser apps. Protect such routes from CSRF (SameSite cookies, or a
-// CSRF token).
-func (g *Guardian[U]) VerifyCookie(name string, opts *VerifyOptions) func(http.Handler) http.Handler {
-	return g.verifyWith(opts, func(r *http.Request) (string, bool, error) {
+// cookieToken reads the token of the cookie name. With a cookie jar
+// (AuthOptions.Cookies), an unsafe cross-site request is refused.
+func (g *Guardian[U]) cookieToken(name string) extractor {
+	return func(r *http.Request) (string, bool, error) {
 		cookies := r.CookiesNamed(name)
 		switch len(cookies) {
 		case 0:
@@ -81,8 +85,86 @@ func (g *Guardian[U]) VerifyCookie(name string, opts *VerifyOptions) func(http.H
 		default:
 			return "", true, fmt.Errorf("%w: %d %s cookies", ErrMalformedHeader, len(cookies), name)
 		}
+		if g.cookies != nil {
+			if err := g.cookies.checkOrigin(r); err != nil {
+				return "", true, err
+			}
+		}
 		return g.bareToken(cookies[0].Value, "cookie "+name)
-	})
+	}
+}
+
+// defaultToken is where Authenticated and Optional look: the Authorization
+// header, else, with AuthOptions.Cookies, the access cookie.
+func (g *Guardian[U]) defaultToken() extractor {
+	header := g.headerToken("Authorization")
+	if g.cookies == nil {
+		return header
+	}
+	cookie := g.cookieToken(g.cookies.AccessName)
+	return func(r *http.Request) (string, bool, error) {
+		if raw, found, err := header(r); found {
+			return raw, found, err
+		}
+		return cookie(r)
+	}
+}
+
+// Authenticated returns the middleware of a protected route, with the
+// Guardian's settings: it finds the token (the Authorization header, else
+// the access cookie when AuthOptions.Cookies is set), verifies it, loads
+// the user for [Guardian.CurrentResource], and refuses through the error
+// handler every request without a valid token and a user. It is
+// VerifyHeader, LoadResource and EnsureAuthenticated, in that order.
+func (g *Guardian[U]) Authenticated() func(http.Handler) http.Handler {
+	verify := g.verifyWith(nil, g.defaultToken())
+	load, ensure := g.LoadResource(nil), g.EnsureAuthenticated(nil)
+	return func(next http.Handler) http.Handler { return verify(load(ensure(next))) }
+}
+
+// Protect wraps h in [Guardian.Authenticated]: g.Protect(h) is the one
+// call a protected route needs.
+func (g *Guardian[U]) Protect(h http.Handler) http.Handler { return g.Authenticated()(h) }
+
+// Optional returns the middleware of a route that serves anonymous users
+// too: with a valid token whose user exists, [Guardian.CurrentResource]
+// and [CurrentClaims] see them; without one (no token, a bad one, a user
+// who is gone) the request goes on anonymous, and [FailureReason] tells
+// why a token was refused. It never refuses a request, except an unsafe
+// cross-site one authenticated by a cookie.
+func (g *Guardian[U]) Optional() func(http.Handler) http.Handler {
+	verify := g.verifyWith(nil, g.defaultToken())
+	load := g.LoadResource(&LoadOptions{AllowBlank: true})
+	return func(next http.Handler) http.Handler {
+		inner := load(next)
+		return verify(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if errors.Is(FailureReason(r.Context()), ErrCrossSite) {
+				g.refuse(w, r, nil, FailureReason(r.Context()))
+				return
+			}
+			inner.ServeHTTP(w, r)
+		}))
+	}
+}
+
+// refuse answers a refused request through onFail (nil: the Guardian's
+// error handler), after the OnRefused hook.
+func (g *Guardian[U]) refuse(w http.ResponseWriter, r *http.Request, onFail ErrorHandler, err error) {
+	if g.refused != nil {
+		g.refused(r, Reason(err))
+	}
+	if onFail == nil {
+		onFail = g.onError
+	}
+	onFail(w, r, err)
+}
+
+// VerifyCookie is VerifyHeader for a token held in the cookie name, for
+// browser apps. With AuthOptions.Cookies set, unsafe cross-site requests
+// are refused with ErrCrossSite (see [CookieOptions]); without, protect
+// such routes from CSRF yourself.
+func (g *Guardian[U]) VerifyCookie(name string, opts *VerifyOptions) func(http.Handler) http.Handler {
+	return g.verifyWith(opts, g.cookieToken(name))
 }
 
 // VerifyQuery is VerifyHeader for a token in the query parameter param, for
@@ -128,7 +210,7 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 					ctx, _ = withState(ctx, authState{err: err})
 					r = r.WithContext(ctx)
 					if reject {
-						g.onError(w, r, err)
+						g.refuse(w, r, nil, err)
 						return
 					}
 				}
@@ -153,8 +235,11 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 			ctx, _ = withState(ctx, st)
 			r = r.WithContext(ctx)
 			if st.err != nil && reject {
-				g.onError(w, r, st.err)
+				g.refuse(w, r, nil, st.err)
 				return
+			}
+			if st.err == nil && g.verified != nil {
+				g.verified(r, st.claims)
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -182,10 +267,10 @@ func (g *Guardian[U]) LoadResource(opts *LoadOptions) func(http.Handler) http.Ha
 				st.resource, st.loaded = u, true
 			case errors.Is(err, ErrResourceNotFound) && allowBlank:
 			case errors.Is(err, ErrResourceNotFound):
-				g.onError(w, r, err)
+				g.refuse(w, r, nil, err)
 				return
 			default:
-				g.onError(w, r, fmt.Errorf("guardian: load resource: %w", err))
+				g.refuse(w, r, nil, fmt.Errorf("guardian: load resource: %w", err))
 				return
 			}
 			next.ServeHTTP(w, r)
@@ -197,19 +282,16 @@ func (g *Guardian[U]) LoadResource(opts *LoadOptions) func(http.Handler) http.Ha
 // a verified token. Others go to onFail (nil: the Guardian's error handler)
 // with ErrMissingToken, or with the error VerifyHeader recorded.
 func (g *Guardian[U]) EnsureAuthenticated(onFail ErrorHandler) func(http.Handler) http.Handler {
-	if onFail == nil {
-		onFail = g.onError
-	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st := stateOf(r.Context())
 			switch {
 			case st == nil:
-				onFail(w, r, ErrMissingToken)
+				g.refuse(w, r, onFail, ErrMissingToken)
 			case st.err != nil:
-				onFail(w, r, st.err)
+				g.refuse(w, r, onFail, st.err)
 			case st.claims == nil:
-				onFail(w, r, ErrMissingToken)
+				g.refuse(w, r, onFail, ErrMissingToken)
 			default:
 				next.ServeHTTP(w, r)
 			}
@@ -222,13 +304,10 @@ func (g *Guardian[U]) EnsureAuthenticated(onFail ErrorHandler) func(http.Handler
 // error handler): for routes such as login and sign-up. A bad token does not
 // count as authenticated.
 func (g *Guardian[U]) EnsureNotAuthenticated(onFail ErrorHandler) func(http.Handler) http.Handler {
-	if onFail == nil {
-		onFail = g.onError
-	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if st := stateOf(r.Context()); st != nil && st.claims != nil {
-				onFail(w, r, ErrAlreadyAuthenticated)
+				g.refuse(w, r, onFail, ErrAlreadyAuthenticated)
 				return
 			}
 			next.ServeHTTP(w, r)

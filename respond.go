@@ -15,6 +15,7 @@ import (
 //	ErrInvalidToken (any), ErrResourceNotFound
 //	                         401 invalid_token
 //	ErrInsufficientScope     403 insufficient_scope
+//	ErrCrossSite             403 cross_site_request
 //	ErrAlreadyAuthenticated  403 already_authenticated
 //	ErrUnavailable           503 temporarily_unavailable
 //	anything else            500 server_error
@@ -30,30 +31,19 @@ func ErrorStatus(err error) (status int, code string) {
 		return http.StatusUnauthorized, "invalid_token"
 	case errors.Is(err, ErrInsufficientScope):
 		return http.StatusForbidden, "insufficient_scope"
+	case errors.Is(err, ErrCrossSite):
+		return http.StatusForbidden, "cross_site_request"
 	case errors.Is(err, ErrAlreadyAuthenticated):
 		return http.StatusForbidden, "already_authenticated"
 	}
 	return http.StatusInternalServerError, "server_error"
 }
 
-// describedErrors are the sentinels whose text may be shown to a client, in
-// the order they are looked for: the most specific first.
-var describedErrors = []error{
-	ErrMalformedToken, ErrUnsupportedHeader, ErrUnknownKey, ErrAlgorithm,
-	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
-	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
-	ErrResourceNotFound, ErrMalformedHeader, ErrMissingToken,
-	ErrInsufficientScope, ErrAlreadyAuthenticated, ErrUnavailable,
-	ErrInvalidToken,
-}
-
 // describe returns a fixed, safe description of err: the text of its most
 // specific sentinel, never details that echo client input or internals.
 func describe(err error) string {
-	for _, s := range describedErrors {
-		if errors.Is(err, s) {
-			return strings.TrimPrefix(s.Error(), "guardian: ")
-		}
+	if s := Reason(err); s != nil && s != ErrInvalidRevocation && s != ErrInvalidID && s != ErrKey && s != ErrNoRevoker {
+		return strings.TrimPrefix(s.Error(), "guardian: ")
 	}
 	return "internal error"
 }
@@ -77,6 +67,9 @@ type errorBody struct {
 // the token or internal errors.
 func (g *Guardian[U]) DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := ErrorStatus(err)
+	if status >= 500 {
+		g.logger.ErrorContext(r.Context(), "guardian: request refused", "status", status, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
 	desc := describe(err)
 	h := w.Header()
 	if status == http.StatusBadRequest || status == http.StatusUnauthorized || code == "insufficient_scope" {
