@@ -73,13 +73,27 @@ type apiServer struct {
 // waits until it answers.
 func startServer(t *testing.T, args ...string) *apiServer {
 	t.Helper()
+	return startServerIn(t, "", args...)
+}
+
+// freeAddr returns a loopback address that nothing listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServerIn is startServer with the working directory dir ("" for the
+// test's own).
+func startServerIn(t *testing.T, dir string, args ...string) *apiServer {
+	t.Helper()
+	addr := freeAddr(t)
 	cmd := exec.Command(serverBinary(t), append([]string{"-addr", addr}, args...)...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "AUTH_SECRET="+testSecret)
 	s := &apiServer{t: t, base: "http://" + addr, cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs

@@ -7,6 +7,10 @@
 // AUTH_SECRET holds the HS256 key (at least 32 bytes) when no -alg is given;
 // without it a random key is made and tokens die with the process.
 //
+// An SQLite store belongs to one process, which keeps its revocations in
+// memory too: a second process on the same file refuses to start. Run
+// several instances on a PostgreSQL, MySQL or Redis store.
+//
 // The demo user is alice@example.com with the password
 // "correct horse battery staple".
 package main

@@ -36,6 +36,10 @@ func newServer(keys *guardian.KeySet, revoker guardian.Revoker, logger *slog.Log
 		// verified tokens (expiry, type and revocation are still checked on
 		// every request).
 		CacheSize: 10_000,
+		// The contract: a refresh token presented a second time is reuse,
+		// answered 401, and revokes its family, however soon it comes. No
+		// window in which the same pair is handed out again.
+		RefreshRetryWindow: -1,
 	})
 	if err != nil {
 		return nil, err
@@ -81,9 +85,15 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.logger.Error("panic", "path", r.URL.Path, "panic", p)
 			writeJSON(rec, http.StatusInternalServerError, errorJSON{Error: "server_error"})
 		}
-		s.logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		s.logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration_ms", milliseconds(time.Since(start)))
 	}()
 	s.mux.ServeHTTP(rec, r)
+}
+
+// milliseconds is d in milliseconds, to the microsecond: slog would write a
+// time.Duration as integer nanoseconds.
+func milliseconds(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
 }
 
 type statusRecorder struct {
@@ -154,9 +164,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// refresh rotates a refresh token: the presented one is consumed, a new one
-// of the same family is returned with a new access token. A reused refresh
-// token revokes its family.
+// refresh rotates a refresh token into a new access token and a new
+// refresh token of the same family, in one operation that spends the
+// presented token last: a failure (the store is down: 503) leaves it usable
+// for a retry. The user is loaded again, so a user who is gone gets 401. A
+// reused refresh token revokes its family.
 func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		RefreshToken string `json:"refresh_token"`
@@ -169,8 +181,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorJSON{Error: "invalid_request", Description: desc})
 		return
 	}
-	issuer := s.g.Issuer()
-	rotated, err := issuer.Refresh(r.Context(), in.RefreshToken)
+	pair, err := s.g.Refresh(w, r, in.RefreshToken)
 	if err != nil {
 		if errors.Is(err, guardian.ErrRevoked) {
 			s.logger.Warn("refresh token reuse: family revoked")
@@ -178,13 +189,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		s.authError(w, r, err)
 		return
 	}
-	access, err := issuer.Exchange(r.Context(), rotated.Raw, []guardian.TokenType{guardian.Refresh}, guardian.Access)
-	if err != nil {
-		s.authError(w, r, err)
-		return
-	}
-	s.g.SetTokenHeaders(w, access)
-	writeJSON(w, http.StatusOK, tokensJSON{Token: access.Raw, RefreshToken: rotated.Raw, Exp: access.Claims.ExpiresAt.Unix()})
+	writeJSON(w, http.StatusOK, tokensJSON{Token: pair.Access.Raw, RefreshToken: pair.Refresh.Raw, Exp: pair.Access.Claims.ExpiresAt.Unix()})
 }
 
 func (s *server) me(w http.ResponseWriter, r *http.Request) {

@@ -58,9 +58,26 @@ func openStore(ctx context.Context, spec string) (*store, error) {
 		if path == "" {
 			return nil, fmt.Errorf("-store: empty SQLite path")
 		}
+		// The Mirror in front of the file (see openSQL) sees the
+		// revocations of this process only: keep other processes out,
+		// before the database is opened.
+		release := func() error { return nil }
+		if path != ":memory:" {
+			var err error
+			if release, err = lockSQLite(path); err != nil {
+				return nil, err
+			}
+		}
 		// WAL and synchronous=FULL: a revocation that returned is on disk.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)"
-		return openSQL(ctx, "sqlite", dsn, sqlstore.SQLite, "sqlite")
+		st, err := openSQL(ctx, "sqlite", dsn, sqlstore.SQLite, "sqlite")
+		if err != nil {
+			release()
+			return nil, err
+		}
+		// Released last, once the database is closed.
+		st.closers = append(st.closers, release)
+		return st, nil
 	}
 }
 
@@ -90,15 +107,16 @@ func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, 
 	}
 	st := &store{revoker: s, kind: kind, closers: []func() error{s.Close, db.Close}}
 	if dialect == sqlstore.SQLite {
-		// The SQLite file is this process's alone: keep its revocations in
-		// memory too, so that checks cost no query. Writes still go to the
-		// file first, and a restart reloads them.
+		// The SQLite file is this process's alone (openStore locks it):
+		// keep its revocations in memory too, so that checks cost no query.
+		// Writes still go to the file first, and a restart reloads them.
 		m, err := guardian.NewMirror(pingCtx, s, nil)
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("load revocations: %w", err)
 		}
 		st.revoker, st.kind = m, "sqlite (mirrored in memory)"
+		st.closers = append([]func() error{m.Close}, st.closers...)
 	}
 	return st, nil
 }
