@@ -272,10 +272,16 @@ func testIssuerClockOffset(offset time.Duration) func(t *testing.T, r guardian.R
 		now := testclock.Now().Add(offset)
 		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 		advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
-		opts := &guardian.Options{Clock: clock, Revoker: r, Leeway: 5 * time.Second}
-		if rec, ok := r.(interface {
-			Record(context.Context, *guardian.Claims) error
-		}); ok {
+		// The bound is generous: this case is about what the store keeps,
+		// not how fast it answers under a loaded test run.
+		opts := &guardian.Options{Clock: clock, Revoker: r, Leeway: 5 * time.Second, RevokerTimeout: 10 * time.Second}
+		if al, ok := r.(interface{ AllowList() bool }); ok && al.AllowList() {
+			rec, ok := r.(interface {
+				Record(context.Context, *guardian.Claims) error
+			})
+			if !ok {
+				t.Skip("an allow-list store without Record(ctx, *guardian.Claims): the suite cannot record what it issues")
+			}
 			opts.Hooks.AfterIssue = rec.Record // an allow-list store records what is issued
 		}
 		issuer, err := guardian.NewIssuer(keys, opts)

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -23,15 +22,32 @@ type TokenInfo struct {
 	Family string
 	// IssuedAt is the token's iat, in whole seconds, UTC.
 	IssuedAt time.Time
-	// ExpiresAt is the token's exp, UTC.
+	// ExpiresAt is the token's exp, UTC, on its issuer's clock (the row is
+	// kept by the store's, see [Store.Record]).
 	ExpiresAt time.Time
 }
 
 // Record records the token c as issued, so that it passes Revoked in
 // allow-list mode. Its signature is that of the issuer's after-issue hook:
 // wire it there so that every issued token is recorded before it is handed
-// out. Recording the same jti again is a no-op. c must have a jti and an
-// exp; the row is swept once exp has passed.
+// out. Recording the same jti again is a no-op.
+//
+// One clock: the row is kept for the token's lifetime, exp - iat, plus
+// [Options].TokenMargin, from when Record runs, on the store's clock;
+// c's dates are never compared with that clock. So a token recorded by an
+// issuer whose clock is a year off the store's passes Revoked for as long
+// as that issuer accepts it (the issuer refuses it past its exp itself),
+// and is swept afterwards. [Store.ActiveTokens] lists a token until then,
+// up to the margin past its exp.
+//
+// c must have a jti, an iat and an exp after iat, at most
+// [guardian.MaxRevocationTTL] apart; a subject, a family if any, and a
+// type that can be stored (see [ErrInvalidID]; the type may be empty and
+// have up to 255 bytes). Every token guardian issues qualifies. Claims
+// that cannot be recorded are refused with an error wrapping
+// [ErrInvalidID] (an ID or the type) or [guardian.ErrInvalidRevocation]
+// (the dates; missing claims also wrap [guardian.ErrMissingClaim]), never
+// [guardian.ErrUnavailable]: the caller's mistake is not an outage.
 //
 // Record returns [ErrNotAllowList] on a deny-list store: recording there
 // would be pointless, and a hook wired to the wrong store should be loud.
@@ -39,55 +55,76 @@ func (s *Store) Record(ctx context.Context, c *guardian.Claims) error {
 	if !s.allowList {
 		return ErrNotAllowList
 	}
-	switch {
-	case c == nil:
-		return errors.New("sqlstore: Record with nil claims")
-	case c.ID == "":
-		return fmt.Errorf("%w: sqlstore: cannot record a token without jti", guardian.ErrMissingClaim)
-	case c.ExpiresAt.IsZero():
-		return fmt.Errorf("%w: sqlstore: cannot record a token without exp", guardian.ErrMissingClaim)
-	case len(c.Type) > maxTypeLength:
-		return fmt.Errorf("%w: token type is %d bytes long, more than %d", ErrInvalidID, len(c.Type), maxTypeLength)
-	}
-	if err := checkID("jti", c.ID); err != nil {
-		return err
-	}
-	if err := checkID("subject", c.Subject); err != nil {
-		return err
-	}
-	if err := checkID("family", c.Family); err != nil {
-		return err
-	}
-	if err := checkID("token type", string(c.Type)); err != nil {
+	lifetime, err := recordable(c)
+	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return s.fail(ctx, "record token", err)
 	}
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	st, err := s.record.get(ctx, s)
-	if err != nil {
-		return s.fail(ctx, "record token", err)
-	}
-	args := s.q.record.args(c.ID, c.Subject, string(c.Type), c.Family, c.IssuedAt.Unix(), c.ExpiresAt.UnixMilli())
-	if _, err := st.ExecContext(ctx, args...); err != nil {
+	args := s.q.record.args(c.ID, c.Subject, string(c.Type), c.Family, c.IssuedAt.Unix(), c.ExpiresAt.UnixMilli(), s.expiry(lifetime+s.margin))
+	if _, err := s.record.exec(ctx, s, args...); err != nil {
 		return s.fail(ctx, "record token", err)
 	}
 	return nil
 }
 
+// recordable checks that c can be recorded, and returns its lifetime.
+func recordable(c *guardian.Claims) (time.Duration, error) {
+	switch {
+	case c == nil:
+		return 0, fmt.Errorf("%w: sqlstore: Record with nil claims", guardian.ErrInvalidRevocation)
+	case c.ID == "":
+		return 0, fmt.Errorf("%w: %w: sqlstore: cannot record a token without jti", guardian.ErrMissingClaim, ErrInvalidID)
+	case c.IssuedAt.IsZero():
+		return 0, fmt.Errorf("%w: %w: sqlstore: cannot record a token without iat", guardian.ErrMissingClaim, guardian.ErrInvalidRevocation)
+	case c.ExpiresAt.IsZero():
+		return 0, fmt.Errorf("%w: %w: sqlstore: cannot record a token without exp", guardian.ErrMissingClaim, guardian.ErrInvalidRevocation)
+	}
+	if err := guardian.CheckID(c.ID); err != nil {
+		return 0, fmt.Errorf("sqlstore: cannot record jti: %w", err)
+	}
+	if err := guardian.CheckID(c.Subject); err != nil {
+		return 0, fmt.Errorf("sqlstore: cannot record subject: %w", err)
+	}
+	if c.Family != "" {
+		if err := guardian.CheckID(c.Family); err != nil {
+			return 0, fmt.Errorf("sqlstore: cannot record family: %w", err)
+		}
+	}
+	if len(c.Type) > maxTypeLength {
+		return 0, fmt.Errorf("sqlstore: cannot record token type: %w: %d bytes long, more than %d", ErrInvalidID, len(c.Type), maxTypeLength)
+	}
+	if c.Type != "" {
+		if err := guardian.CheckID(string(c.Type)); err != nil {
+			return 0, fmt.Errorf("sqlstore: cannot record token type: %w", err)
+		}
+	}
+	lifetime := c.ExpiresAt.Sub(c.IssuedAt)
+	switch {
+	case lifetime <= 0:
+		return 0, fmt.Errorf("%w: sqlstore: cannot record a token whose exp is not after its iat (lifetime %v)", guardian.ErrInvalidRevocation, lifetime)
+	case lifetime > guardian.MaxRevocationTTL:
+		return 0, fmt.Errorf("%w: sqlstore: cannot record a token with a lifetime of %v, more than %v", guardian.ErrInvalidRevocation, lifetime, guardian.MaxRevocationTTL)
+	}
+	return lifetime, nil
+}
+
 // ActiveTokens lists the subject's active tokens in allow-list mode, oldest
-// first: recorded, unexpired, and not revoked by jti, family or subject
-// cut-off. Every token it lists passes Revoked; every other token of the
-// subject does not. It returns [ErrNotAllowList] on a deny-list store.
+// first: recorded, their rows still held (see [Store.Record]), and not
+// revoked by jti, family or subject cut-off. Every token it lists passes
+// Revoked; every other token of the subject does not. A subject that
+// cannot be stored is refused with [ErrInvalidID]. It returns
+// [ErrNotAllowList] on a deny-list store.
 func (s *Store) ActiveTokens(ctx context.Context, subject string) ([]TokenInfo, error) {
 	if !s.allowList {
 		return nil, ErrNotAllowList
 	}
-	if err := checkID("subject", subject); err != nil {
-		return nil, err
+	if err := guardian.CheckID(subject); err != nil {
+		return nil, fmt.Errorf("sqlstore: ActiveTokens: subject: %w", err)
 	}
 	if s.closed.Load() {
 		return nil, ErrClosed
@@ -125,17 +162,15 @@ func (s *Store) ActiveTokens(ctx context.Context, subject string) ([]TokenInfo, 
 // (and recorded) afterwards do. It leaves no record behind: to also refuse
 // tokens whose recording races with it, or to keep the revocation should
 // the store later leave allow-list mode, revoke the subject with a
-// [guardian.RevokeSubject] revocation instead. It returns [ErrNotAllowList]
-// on a deny-list store.
+// [guardian.RevokeSubject] revocation instead. A subject that cannot be
+// stored (the empty one included) is refused with [ErrInvalidID]. It
+// returns [ErrNotAllowList] on a deny-list store.
 func (s *Store) RevokeAll(ctx context.Context, subject string) (int64, error) {
 	if !s.allowList {
 		return 0, ErrNotAllowList
 	}
-	if subject == "" {
-		return 0, errors.New("sqlstore: RevokeAll with empty subject")
-	}
-	if err := checkID("subject", subject); err != nil {
-		return 0, err
+	if err := guardian.CheckID(subject); err != nil {
+		return 0, fmt.Errorf("sqlstore: RevokeAll: subject: %w", err)
 	}
 	if s.closed.Load() {
 		return 0, ErrClosed

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/sqlstore"
 )
 
@@ -24,7 +25,7 @@ const benchRecords = 2000
 func BenchmarkRevoked(b *testing.B) {
 	b.Run("memory", func(b *testing.B) {
 		m := guardian.NewMemoryRevoker(nil)
-		now := time.Now()
+		now := testclock.Now()
 		for i := range benchRecords {
 			for _, kind := range []guardian.RevocationKind{guardian.RevokeToken, guardian.RevokeFamily, guardian.RevokeSubject} {
 				rev := guardian.Revocation{Kind: kind, ID: fmt.Sprintf("%s-%d", kind, i), At: now, TTL: time.Hour}
@@ -76,10 +77,12 @@ func bulkRevocations(b *testing.B, be *backend, db *sql.DB, table string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	now := time.Now()
+	// The cut-off is on the issuers' clock, the expiry on the store's
+	// (its default clock, time.Now).
+	cutoff, until := testclock.Now().Unix(), time.Now().Add(time.Hour).UnixMilli()
 	for i := range benchRecords {
 		for kind, name := range map[int]string{1: "token", 2: "subject", 3: "family"} {
-			if _, err := st.Exec(kind, fmt.Sprintf("%s-%d", name, i), now.Unix(), now.Add(time.Hour).UnixMilli()); err != nil {
+			if _, err := st.Exec(kind, fmt.Sprintf("%s-%d", name, i), cutoff, until); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -91,7 +94,7 @@ func bulkRevocations(b *testing.B, be *backend, db *sql.DB, table string) {
 
 func benchRevoked(b *testing.B, r guardian.Revoker, record func(*guardian.Claims) error) {
 	ctx := context.Background()
-	c := claims("bench-subject", time.Now())
+	c := claims("bench-subject", testclock.Now())
 	if record != nil {
 		if err := record(c); err != nil {
 			b.Fatal(err)
@@ -122,7 +125,7 @@ func BenchmarkRevokedParallel(b *testing.B) {
 
 func benchRevokedParallel(b *testing.B, r guardian.Revoker) {
 	ctx := context.Background()
-	c := claims("bench-subject", time.Now())
+	c := claims("bench-subject", testclock.Now())
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

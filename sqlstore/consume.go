@@ -11,15 +11,18 @@ import (
 var _ guardian.TokenConsumer = (*Store)(nil)
 
 // Consume revokes the token r names, as Revoke does, and reports whether
-// this call revoked it: false, with a nil error, when an unexpired
-// revocation of the token already existed. Of several concurrent Consume
-// calls for one token, on any number of instances, exactly one reports
-// true. guardian's Refresh uses it to let a refresh token be used once. It
-// makes Store a [guardian.TokenConsumer]; r must be a
-// [guardian.RevokeToken] revocation.
+// this call revoked it: false, with a nil error, when a revocation of the
+// token was still held. Of several concurrent Consume calls for one token,
+// on any number of instances, exactly one reports true. guardian's Refresh
+// uses it to let a refresh token be used once. It makes Store a
+// [guardian.TokenConsumer]; r must be a [guardian.RevokeToken] revocation,
+// and is kept for r.TTL from now on the store's clock, rounded up to the
+// millisecond. An invalid r, or one of another kind, is refused with an
+// error wrapping [guardian.ErrInvalidRevocation], never
+// [guardian.ErrUnavailable].
 //
 // In PostgreSQL and SQLite, Consume is one upsert that replaces an expired
-// record and leaves an unexpired one alone. In MySQL it is an update of an
+// record and leaves a held one alone. In MySQL it is an update of an
 // expired record or else an insert, whose duplicate-key failure means that
 // another call came first. In allow-list mode it also deletes the token's
 // recorded row, as Revoke does.
@@ -28,33 +31,24 @@ func (s *Store) Consume(ctx context.Context, r guardian.Revocation) (first bool,
 		return false, err
 	}
 	if r.Kind != guardian.RevokeToken {
-		return false, fmt.Errorf("sqlstore: Consume takes token revocations, got a %s revocation", r.Kind)
-	}
-	if err := checkID("revocation ID", r.ID); err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: sqlstore: Consume takes token revocations, got a %s revocation", guardian.ErrInvalidRevocation, r.Kind)
 	}
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return false, s.fail(ctx, "consume token", err)
 	}
 	if s.closed.Load() {
 		return false, ErrClosed
 	}
-	now, until := s.now().UnixMilli(), s.now().Add(r.TTL).UnixMilli()
-	switch {
-	case until <= now:
-		// Nothing left to record: the token has expired. Report whether
-		// it had been revoked, as the memory store does.
-		var n int64
-		if err := s.db.QueryRowContext(ctx, s.q.tokenRevoked.text, s.q.tokenRevoked.args(r.ID, now)...).Scan(&n); err != nil {
-			return false, s.fail(ctx, "consume token", err)
-		}
-		first = n == 0
-	case s.dialect == MySQL:
-		if first, err = s.consumeMySQL(ctx, r.ID, until, now); err != nil {
+	// One reading of the clock: the new expiry, rounded up, is after now
+	// in whole milliseconds, so it is always after an expired record's.
+	now := s.now()
+	nowMS, until := now.UnixMilli(), ceilMilli(now.Add(r.TTL))
+	if s.dialect == MySQL {
+		if first, err = s.consumeMySQL(ctx, r.ID, until, nowMS); err != nil {
 			return false, err
 		}
-	default:
-		res, err := s.db.ExecContext(ctx, s.q.consume.text, s.q.consume.args(r.ID, until, now)...)
+	} else {
+		res, err := s.db.ExecContext(ctx, s.q.consume.text, s.q.consume.args(r.ID, until, nowMS)...)
 		if err != nil {
 			return false, s.fail(ctx, "consume token", err)
 		}

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/revokertest"
 	"github.com/guardian-go/guardian/sqlstore"
 )
@@ -16,26 +18,28 @@ import (
 func TestConsume(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		db := b.open(t)
+		// The store's clock, moved by hand; fixtures (iat, At) are on the
+		// issuer's clock, testclock.Now, which may be a year away from it.
 		clock := newFakeClock(time.Now())
 		opts := &sqlstore.Options{AllowList: true, SweepInterval: -1, Clock: clock.Now}
 		uniqueTables(t, b, opts)
 		s := openStore(t, b, db, opts)
 		ctx := context.Background()
-		consume := func(t *testing.T, s *sqlstore.Store, id string, until time.Time, want bool, why string) {
+		consume := func(t *testing.T, s *sqlstore.Store, id string, ttl time.Duration, want bool, why string) {
 			t.Helper()
-			got, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: clock.Now(), Until: until})
+			got, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: testclock.Now(), TTL: ttl})
 			if err != nil || got != want {
 				t.Fatalf("Consume(%s) = %v, %v; want %v, nil", why, got, err, want)
 			}
 		}
 
 		t.Run("OnceThenRefused", func(t *testing.T) {
-			c := claims(revokertest.NewID("sub"), clock.Now())
+			c := claims(revokertest.NewID("sub"), testclock.Now())
 			if err := s.Record(ctx, c); err != nil {
 				t.Fatal(err)
 			}
-			consume(t, s, c.ID, c.ExpiresAt, true, "a fresh token")
-			consume(t, s, c.ID, c.ExpiresAt, false, "the same token again")
+			consume(t, s, c.ID, time.Hour, true, "a fresh token")
+			consume(t, s, c.ID, time.Hour, false, "the same token again")
 			wantRevoked(t, s, c, true, "a consumed token")
 			if list, err := s.ActiveTokens(ctx, c.Subject); err != nil || len(list) != 0 {
 				t.Fatalf("ActiveTokens() after Consume = %v, %v; want none: Consume deletes the recorded row", list, err)
@@ -43,43 +47,58 @@ func TestConsume(t *testing.T) {
 		})
 
 		t.Run("RevokedByRevoke", func(t *testing.T) {
-			c := claims(revokertest.NewID("sub"), clock.Now())
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: clock.Now(), TTL: time.Hour})
-			consume(t, s, c.ID, c.ExpiresAt, false, "a token revoked by Revoke")
+			c := claims(revokertest.NewID("sub"), testclock.Now())
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+			consume(t, s, c.ID, time.Hour, false, "a token revoked by Revoke")
 		})
 
 		t.Run("ExpiredRecordReplaced", func(t *testing.T) {
 			id := revokertest.NewID("jti")
-			consume(t, s, id, clock.Now().Add(time.Minute), true, "a fresh token")
-			clock.Advance(2 * time.Minute)
-			consume(t, s, id, clock.Now().Add(time.Hour), true, "a token whose earlier record has expired")
-			consume(t, s, id, clock.Now().Add(time.Hour), false, "the same token again")
+			consume(t, s, id, time.Minute, true, "a fresh token")
+			clock.Advance(time.Minute - time.Millisecond)
+			consume(t, s, id, time.Hour, false, "a token whose record has a millisecond left")
+			clock.Advance(time.Millisecond)
+			consume(t, s, id, time.Hour, true, "a token whose earlier record has been held for its TTL")
+			consume(t, s, id, time.Hour, false, "the same token again")
 		})
 
-		t.Run("UntilPassed", func(t *testing.T) {
-			past := clock.Now().Add(-time.Second)
+		t.Run("TTLRoundedUp", func(t *testing.T) {
+			// The column holds milliseconds: a TTL of 1.5 ms must keep the
+			// record for 2 ms, not 1.
 			id := revokertest.NewID("jti")
-			consume(t, s, id, past, true, "a never-revoked token whose Until has passed")
-			consume(t, s, id, past, true, "the same again: nothing was stored")
-			c := claims(revokertest.NewID("sub"), clock.Now())
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: clock.Now(), TTL: time.Hour})
-			consume(t, s, c.ID, past, false, "a revoked token, with an Until already passed")
+			consume(t, s, id, 1500*time.Microsecond, true, "a fresh token, kept 1.5 ms")
+			clock.Advance(time.Millisecond)
+			consume(t, s, id, time.Hour, false, "the token 1 ms later, within its TTL")
+			clock.Advance(time.Millisecond)
+			consume(t, s, id, time.Hour, true, "the token 2 ms later, its TTL passed")
 		})
 
 		t.Run("Refusals", func(t *testing.T) {
-			now := clock.Now()
+			now := testclock.Now()
 			tests := []struct {
 				name string
 				r    guardian.Revocation
 			}{
 				{name: "family", r: guardian.Revocation{Kind: guardian.RevokeFamily, ID: "f", At: now, TTL: time.Hour}},
 				{name: "subject", r: guardian.Revocation{Kind: guardian.RevokeSubject, ID: "s", At: now, TTL: time.Hour}},
-				{name: "no Until", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t", At: now}},
+				{name: "no TTL", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t", At: now}},
+				{name: "negative TTL", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t", At: now, TTL: -time.Second}},
+				{name: "TTL too long", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t", At: now, TTL: guardian.MaxRevocationTTL + time.Millisecond}},
+				{name: "empty ID", r: guardian.Revocation{Kind: guardian.RevokeToken, At: now, TTL: time.Hour}},
 				{name: "ID too long", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: strings.Repeat("t", sqlstore.MaxIDLength+1), At: now, TTL: time.Hour}},
+				{name: "ID with NUL", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t\x00", At: now, TTL: time.Hour}},
+				{name: "ID not UTF-8", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t\xff", At: now, TTL: time.Hour}},
 			}
 			for _, tt := range tests {
-				if got, err := s.Consume(ctx, tt.r); err == nil || got {
+				got, err := s.Consume(ctx, tt.r)
+				if err == nil || got {
 					t.Errorf("Consume(%s) = %v, %v; want false and an error", tt.name, got, err)
+				}
+				if !errors.Is(err, guardian.ErrInvalidRevocation) {
+					t.Errorf("Consume(%s) error = %v, want it to wrap guardian.ErrInvalidRevocation", tt.name, err)
+				}
+				if errors.Is(err, guardian.ErrUnavailable) {
+					t.Errorf("Consume(%s) error = %v wraps guardian.ErrUnavailable: a caller's mistake is not an outage", tt.name, err)
 				}
 			}
 		})
@@ -102,7 +121,7 @@ func TestConsume(t *testing.T) {
 				var wg sync.WaitGroup
 				for i := range 12 {
 					wg.Go(func() {
-						first, err := stores[i%len(stores)].Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: clock.Now(), TTL: time.Hour})
+						first, err := stores[i%len(stores)].Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: testclock.Now(), TTL: time.Hour})
 						if err != nil {
 							t.Errorf("Consume() = %v", err)
 						}
@@ -131,7 +150,7 @@ func TestConsumeMySQLClientFoundRows(t *testing.T) {
 	b.dsn += sep + "clientFoundRows=true"
 	s := newStore(t, b, b.open(t), nil)
 	ctx := context.Background()
-	now := time.Now()
+	now := testclock.Now()
 	id := revokertest.NewID("jti")
 	for i, want := range []bool{true, false, false} {
 		got, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: now, TTL: time.Hour})

@@ -15,13 +15,23 @@
 //
 // # Revocation model
 //
-// A token is revoked by jti until its exp; a refresh family is revoked as a
-// whole; a subject revocation records a cut-off ("log out everywhere"):
-// tokens of the subject issued at or before it, in whole seconds, are
-// refused (see [guardian.SubjectCutoffCovers]). Revoking again keeps the
-// later Until and the later cut-off, so a cut-off only moves forward.
-// Records are reported until their Until only, and a background sweeper
-// deletes them afterwards (see [Options].SweepInterval and [Store.Sweep]).
+// A token is revoked by jti; a refresh family is revoked as a whole; a
+// subject revocation records a cut-off ("log out everywhere"): tokens of
+// the subject issued at or before it, in whole seconds, are refused (see
+// [guardian.SubjectCutoffCovers]). Each record is kept for its
+// [guardian.Revocation].TTL, counted from when the store receives it on
+// the store's own clock ([Options].Clock) and rounded up to the
+// millisecond; guardian's Issuer computes the TTL so that it covers every
+// token the record concerns. Revoking again keeps the later expiry and the
+// later cut-off, so a cut-off only moves forward. Records are reported for
+// their TTL only, and a background sweeper deletes them afterwards (see
+// [Options].SweepInterval and [Store.Sweep]).
+//
+// One clock: the store never compares a token's dates (exp, iat) or a
+// revocation's At with its clock, which only measures how long it has
+// held a record; the cut-off is compared with iat alone. So a store whose
+// clock is a year off the issuers' keeps every record exactly as long as
+// they need it.
 //
 // [Store.Consume] makes the store a [guardian.TokenConsumer]: it revokes a
 // token and reports whether this call did, atomically, so that of several
@@ -31,8 +41,14 @@
 // closed: when the database cannot answer in time (down, slow past the
 // context's deadline, ctx canceled), it returns an error wrapping
 // [guardian.ErrUnavailable], never "not revoked", and guardian's middleware
-// answers 503. database/sql replaces broken connections, so the store
-// recovers by itself when the database comes back.
+// answers 503. Every method returns by its context's deadline, also when
+// the server hangs: no call waits for another (the statements prepared on
+// first use are prepared by one call while the others run theirs
+// unprepared). database/sql replaces broken connections, so the store
+// recovers by itself when the database comes back. Input a store cannot
+// take (an invalid [guardian.Revocation], an ID that cannot be stored) is
+// refused with an error wrapping [guardian.ErrInvalidRevocation] or
+// [ErrInvalidID], never [guardian.ErrUnavailable].
 //
 // # Schema
 //
@@ -46,26 +62,31 @@
 //	CREATE TABLE IF NOT EXISTS "guardian_revocations" (
 //		kind SMALLINT NOT NULL,        -- 1 token (jti), 2 subject, 3 family
 //		id TEXT COLLATE "C" NOT NULL,  -- the jti, sub or family
-//		cutoff_s BIGINT NOT NULL,      -- subject cut-off, Unix seconds; 0 otherwise
-//		until_ms BIGINT NOT NULL,      -- Until, Unix milliseconds
+//		cutoff_s BIGINT NOT NULL,      -- subject cut-off, Unix seconds (issuer's clock); 0 otherwise
+//		until_ms BIGINT NOT NULL,      -- when the record expires, Unix ms (store's clock)
 //		PRIMARY KEY (kind, id)
 //	);
 //	CREATE INDEX IF NOT EXISTS "guardian_revocations_until_idx" ON "guardian_revocations" (until_ms);
 //
-// Instants are stored as integers (Unix seconds for the cut-off, which is
-// compared with iat's whole seconds, Unix milliseconds for Until and exp),
-// compared with the application's clock: no time zone or column type can
-// shift them. IDs are compared byte for byte (VARBINARY in MySQL, whose
-// string collations ignore case and trailing spaces) and may be up to
-// [MaxIDLength] bytes. The README lists the DDL of every dialect.
+// Instants are stored as integers: Unix seconds for the cut-off, compared
+// with iat's whole seconds only, and Unix milliseconds for expiries,
+// computed from and compared with the application's clock (not the
+// database server's): no time zone or column type can shift them. IDs are
+// compared byte for byte (VARBINARY in MySQL, whose string collations
+// ignore case and trailing spaces) and may be up to [MaxIDLength] bytes;
+// IDs that [guardian.CheckID] refuses are refused with [ErrInvalidID]. The
+// README lists the DDL of every dialect.
 //
 // # Allow-list mode
 //
 // With [Options].AllowList (GuardianDB's model), every issued token must be
 // recorded through [Store.Record], which has the signature of the issuer's
 // after-issue hook, and Revoked reports true for any token that was not,
-// still in one statement. Revoking a token deletes its row; subject
-// cut-offs and family revocations still apply. [Store.ActiveTokens] lists
+// still in one statement. A recorded token's row is kept for the token's
+// lifetime (exp - iat) plus [Options].TokenMargin, from when it is
+// recorded, on the store's clock, so this mode obeys the one clock too.
+// Revoking a token deletes its row; subject cut-offs and family
+// revocations still apply. [Store.ActiveTokens] lists
 // a subject's sessions; revoke one with a [guardian.RevokeToken]
 // revocation, or all with [Store.RevokeAll] or a [guardian.RevokeSubject]
 // revocation.

@@ -51,8 +51,11 @@ func Example() {
 	revoked, err := store.Revoked(ctx, token)
 	fmt.Println("before logout:", revoked, err)
 
-	// Logout: revoke the token until it expires.
-	err = store.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: token.ID, At: now, TTL: time.Hour})
+	// Logout: keep the revocation for as long as the token can be accepted,
+	// measured on this (the issuer's) clock, plus a margin for clock skew
+	// between servers. guardian's Issuer.Revoke computes this TTL itself.
+	ttl := token.ExpiresAt.Sub(now) + time.Minute
+	err = store.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: token.ID, At: now, TTL: ttl})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -108,9 +111,11 @@ func ExampleStore_ActiveTokens() {
 		fmt.Println(s.ID, s.Type, s.Family)
 	}
 
-	// End the phone's session.
+	// End the phone's session: revoke its jti for as long as the token can
+	// be accepted, plus a margin for clock skew.
 	phone := sessions[1]
-	if err := store.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: phone.ID, At: time.Now(), TTL: time.Hour}); err != nil {
+	ttl := time.Until(phone.ExpiresAt) + time.Minute
+	if err := store.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: phone.ID, At: time.Now(), TTL: ttl}); err != nil {
 		log.Fatal(err)
 	}
 	sessions, _ = store.ActiveTokens(ctx, "alice")

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/guardian-go/guardian"
 	"github.com/guardian-go/guardian/guardiantest"
@@ -26,7 +27,10 @@ func TestWithIssuer(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				store := newStore(t, b, db, &sqlstore.Options{AllowList: allowList, SweepInterval: -1})
-				opts := &guardian.Options{Revoker: store}
+				// A generous bound on store calls: this test is about what
+				// the store answers, not how fast (TestOutage and the
+				// deadline tests are), and runs beside every other test.
+				opts := &guardian.Options{Revoker: store, RevokerTimeout: 10 * time.Second}
 				if allowList {
 					opts.Hooks.AfterIssue = store.Record
 				}
@@ -62,37 +66,66 @@ func TestWithIssuer(t *testing.T) {
 					}
 				}
 
-				// Refresh rotates once; the second use is reuse, which
-				// revokes the family, the new tokens included.
-				next, err := issuer.Refresh(ctx, refresh.Raw)
+				// Refresh rotates into a new pair.
+				next, err := issuer.Refresh(ctx, refresh.Raw, nil)
 				if err != nil {
 					t.Fatalf("Refresh() = %v, want nil", err)
 				}
-				verify(t, next.Raw, nil, "the rotated refresh token")
-				if _, err := issuer.Refresh(ctx, refresh.Raw); !errors.Is(err, guardian.ErrRevoked) {
+				verify(t, next.Refresh.Raw, nil, "the rotated refresh token")
+				verify(t, next.Access.Raw, nil, "the new access token")
+				if !allowList {
+					// Presented again within the retry window, before the
+					// new refresh token is used: a retry, which gets the
+					// same pair again.
+					again, err := issuer.Refresh(ctx, refresh.Raw, nil)
+					if err != nil || again.Refresh.Claims.ID != next.Refresh.Claims.ID || again.Access.Claims.ID != next.Access.Claims.ID {
+						t.Fatalf("Refresh(the same token again, a retry) = %v (jti %q), want the same pair (jti %q)", err, again.Refresh.Claims.ID, next.Refresh.Claims.ID)
+					}
+					// Once the new refresh token is used, the old one is
+					// reuse.
+					if _, err := issuer.Refresh(ctx, next.Refresh.Raw, nil); err != nil {
+						t.Fatalf("Refresh(the rotated token) = %v, want nil", err)
+					}
+				}
+				// Reuse (in allow-list mode, any second use: the store cannot
+				// tell a consumed token from an unknown one, so there is no
+				// retry window) revokes the family, the new tokens included.
+				if _, err := issuer.Refresh(ctx, refresh.Raw, nil); !errors.Is(err, guardian.ErrRevoked) {
 					t.Fatalf("Refresh(used token) = %v, want ErrRevoked", err)
 				}
-				verify(t, next.Raw, guardian.ErrRevoked, "a token of a family revoked for reuse")
+				verify(t, next.Refresh.Raw, guardian.ErrRevoked, "a token of a family revoked for reuse")
+				verify(t, next.Access.Raw, guardian.ErrRevoked, "a new access token of that family")
 				verify(t, access.Raw, guardian.ErrRevoked, "an access token of that family")
 
-				// Concurrent refreshes of one token: exactly one wins.
+				// Concurrent refreshes of one token: one consumes it. In
+				// deny-list mode the others are retries and get the same
+				// pair; in allow-list mode they are reuse and fail.
 				_, refresh = login(t)
 				var wins atomic.Int32
+				var mu sync.Mutex
+				pairs := map[string]bool{}
 				var wg sync.WaitGroup
 				for range 8 {
 					wg.Go(func() {
-						_, err := issuer.Refresh(ctx, refresh.Raw)
+						pair, err := issuer.Refresh(ctx, refresh.Raw, nil)
 						switch {
 						case err == nil:
 							wins.Add(1)
-						case !errors.Is(err, guardian.ErrRevoked):
-							t.Errorf("concurrent Refresh() = %v, want nil or ErrRevoked", err)
+							mu.Lock()
+							pairs[pair.Refresh.Claims.ID] = true
+							mu.Unlock()
+						case allowList && errors.Is(err, guardian.ErrRevoked):
+						default:
+							t.Errorf("concurrent Refresh() = %v, want nil (or ErrRevoked in allow-list mode)", err)
 						}
 					})
 				}
 				wg.Wait()
-				if got := wins.Load(); got != 1 {
+				switch got := wins.Load(); {
+				case allowList && got != 1:
 					t.Fatalf("%d of 8 concurrent Refresh calls with one token succeeded, want 1", got)
+				case !allowList && len(pairs) != 1:
+					t.Fatalf("8 concurrent Refresh calls with one token got %d different pairs (%d succeeded), want 1", len(pairs), got)
 				}
 
 				// Logout, then log out everywhere.
@@ -113,7 +146,7 @@ func TestWithIssuer(t *testing.T) {
 						t.Fatalf("ActiveTokens() after logout everywhere = %+v, %v; want none", list, err)
 					}
 					// A token the store never recorded is refused.
-					stranger := guardiantest.NewIssuer(t, &guardian.Options{Revoker: store})
+					stranger := guardiantest.NewIssuer(t, &guardian.Options{Revoker: store, RevokerTimeout: 10 * time.Second})
 					tok, err := stranger.Issue(ctx, revokertest.NewID("user"), nil)
 					if err != nil {
 						t.Fatal(err)

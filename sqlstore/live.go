@@ -10,10 +10,13 @@ import (
 
 var _ guardian.Lister = (*Store)(nil)
 
-// Live calls fn with every revocation whose Until has not passed, so that a
-// [guardian.Mirror] can load them; it stops at fn's first error. It reads
-// the revocations table only: in allow-list mode the recorded tokens are
-// not revocations (and such a store cannot be mirrored).
+// Live calls fn with every revocation still held, so that a
+// [guardian.Mirror] can load them; it stops at fn's first error. Each has
+// its TTL set to what is left of it on the store's clock, and At set to
+// the cut-off for a subject (in whole seconds, as stored) and to the
+// store's now for the other kinds. It reads the revocations table only: in
+// allow-list mode the recorded tokens are not revocations (and such a
+// store cannot be mirrored).
 func (s *Store) Live(ctx context.Context, fn func(guardian.Revocation) error) error {
 	if s.closed.Load() {
 		return ErrClosed
@@ -33,7 +36,10 @@ func (s *Store) Live(ctx context.Context, fn func(guardian.Revocation) error) er
 		if err := rows.Scan(&kind, &id, &cutoff, &untilMS); err != nil {
 			return s.fail(ctx, "live", err)
 		}
-		r := guardian.Revocation{ID: string(id), At: now, TTL: time.UnixMilli(untilMS).Sub(now)}
+		// What is left is positive (until_ms > now in whole milliseconds)
+		// and, unless the clock was set back, at most the TTL it was given.
+		ttl := min(time.UnixMilli(untilMS).Sub(now), guardian.MaxRevocationTTL)
+		r := guardian.Revocation{ID: string(id), At: now, TTL: ttl}
 		switch kind {
 		case kindToken:
 			r.Kind = guardian.RevokeToken

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/revokertest"
 	"github.com/guardian-go/guardian/sqlstore"
 )
@@ -30,7 +31,7 @@ func TestLiveReloadsAfterRestart(t *testing.T) {
 		ctx := context.Background()
 		opts := &sqlstore.Options{SweepInterval: -1}
 		uniqueTables(t, b, opts)
-		now := time.Now()
+		now := testclock.Now()
 		token := claims(revokertest.NewID("sub"), now)
 		family := claims(revokertest.NewID("sub"), now)
 		subject := claims(revokertest.NewID("sub"), now.Add(-time.Minute))
@@ -56,7 +57,7 @@ func TestLiveReloadsAfterRestart(t *testing.T) {
 		var n int
 		if err := s2.Live(ctx, func(r guardian.Revocation) error {
 			if r.ID == expired.ID {
-				t.Errorf("Live listed a revocation past its Until")
+				t.Errorf("Live listed a revocation held past its TTL")
 			}
 			n++
 			return nil

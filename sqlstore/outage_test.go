@@ -8,6 +8,7 @@ import (
 
 	"github.com/guardian-go/guardian"
 	"github.com/guardian-go/guardian/internal/faultproxy"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/revokertest"
 	"github.com/guardian-go/guardian/sqlstore"
 )
@@ -25,7 +26,7 @@ func TestOutage(t *testing.T) {
 			db := b.openVia(t, proxy.Addr())
 			s := newStore(t, b, db, &sqlstore.Options{AllowList: true, SweepInterval: -1})
 			ctx := context.Background()
-			now := time.Now()
+			now := testclock.Now()
 			revoked, live := claims(revokertest.NewID("sub"), now), claims(revokertest.NewID("sub"), now)
 			for _, c := range []*guardian.Claims{revoked, live} {
 				if err := s.Record(ctx, c); err != nil {

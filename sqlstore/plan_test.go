@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/sqlstore"
 )
 
@@ -23,7 +24,7 @@ func TestRevokedIsIndexed(t *testing.T) {
 		for _, allowList := range []bool{false, true} {
 			s := newStore(t, b, db, &sqlstore.Options{AllowList: allowList, SweepInterval: -1})
 			// Rows that the lookups find, among others.
-			now := time.Now()
+			now := testclock.Now()
 			for i := range 100 {
 				for _, kind := range []guardian.RevocationKind{guardian.RevokeToken, guardian.RevokeFamily, guardian.RevokeSubject} {
 					id := fmt.Sprintf("%s-%d", kind, i)
@@ -38,7 +39,7 @@ func TestRevokedIsIndexed(t *testing.T) {
 				}
 			}
 			text, args := sqlstore.RevokedQuery(s)
-			plan := explain(t, b, db, text, args("token-1", "family-1", "subject-1", int64(1), now.UnixMilli()))
+			plan := explain(t, b, db, text, args("token-1", "family-1", "subject-1", int64(1), time.Now().UnixMilli()))
 			t.Logf("allow-list %v, plan:\n%s", allowList, strings.Join(plan, "\n"))
 			for _, line := range plan {
 				if scans(b.dialect, line) {

@@ -14,6 +14,14 @@ const (
 	kindFamily  = 3
 )
 
+// The columns: in the revocations table, cutoff_s is a subject's cut-off
+// (Unix seconds on the issuer's clock, compared with iat only) and until_ms
+// when the record expires (Unix milliseconds on the store's clock, compared
+// with the store's clock only). In the tokens table, issued_s and
+// expires_ms are the token's iat and exp (issuer's clock: iat is compared
+// with cut-offs, exp only reported), and until_ms when the row expires
+// (store's clock). Nothing on one clock is compared with the other.
+
 // Column types per dialect. IDs are compared byte for byte: TEXT COLLATE
 // "C" in PostgreSQL, VARBINARY in MySQL (its string collations ignore case
 // or trailing spaces), TEXT with SQLite's default BINARY collation.
@@ -60,11 +68,12 @@ func schema(d Dialect, rev, tok tableName, allowList bool) []string {
 		"\ttoken_type " + c.typ + " NOT NULL,\n" +
 		"\tfamily " + c.id + " NOT NULL,\n" +
 		"\tissued_s " + c.integer + " NOT NULL,\n" +
-		"\texpires_ms " + c.integer + " NOT NULL"
+		"\texpires_ms " + c.integer + " NOT NULL,\n" +
+		"\tuntil_ms " + c.integer + " NOT NULL"
 	if d == MySQL {
 		tokTable += ",\n\tKEY " + d.quote(tok.name+"_subject_idx") + " (subject)" +
 			",\n\tKEY " + d.quote(tok.name+"_family_idx") + " (family)" +
-			",\n\tKEY " + d.quote(tok.name+"_expires_idx") + " (expires_ms)"
+			",\n\tKEY " + d.quote(tok.name+"_until_idx") + " (until_ms)"
 	}
 	tokTable += "\n)" + c.suffix
 	stmts = append(stmts, tokTable)
@@ -72,7 +81,7 @@ func schema(d Dialect, rev, tok tableName, allowList bool) []string {
 		stmts = append(stmts,
 			tok.createIndex(d, "_subject_idx", "subject"),
 			tok.createIndex(d, "_family_idx", "family"),
-			tok.createIndex(d, "_expires_idx", "expires_ms"),
+			tok.createIndex(d, "_until_idx", "until_ms"),
 		)
 	}
 	return stmts
@@ -142,7 +151,7 @@ func ignoreDone(err error) error {
 type queries struct {
 	revoked       query // jti, fam, sub, iat, now
 	upsert        query // kind, id, cutoff, until
-	record        query // jti, sub, typ, fam, iat, exp
+	record        query // jti, sub, typ, fam, iat, exp, until
 	deleteToken   query // id
 	deleteFamily  query // id
 	deleteSubject query // id, cutoff
@@ -172,22 +181,22 @@ func buildQueries(d Dialect, rev, tok tableName, allowList bool) queries {
 		" OR EXISTS (SELECT 1 FROM {rev} WHERE kind = 3 AND id = @fam AND until_ms > @now)" +
 		" OR EXISTS (SELECT 1 FROM {rev} WHERE kind = 2 AND id = @sub AND cutoff_s >= @iat AND until_ms > @now)"
 	if allowList {
-		check += " OR NOT EXISTS (SELECT 1 FROM {tok} WHERE jti = @jti AND expires_ms > @now)"
+		check += " OR NOT EXISTS (SELECT 1 FROM {tok} WHERE jti = @jti AND until_ms > @now)"
 	}
 	check += " THEN 1 ELSE 0 END"
 
 	var q queries
 	q.revoked = r(check, "jti", "fam", "sub", "iat", "now")
 
-	// Revoking twice keeps the later Until and the later cut-off.
+	// Revoking twice keeps the later expiry and the later cut-off.
 	switch d {
 	case Postgres:
 		q.upsert = r("INSERT INTO {rev} AS r (kind, id, cutoff_s, until_ms) VALUES (@kind, @id, @cutoff, @until)"+
 			" ON CONFLICT (kind, id) DO UPDATE SET cutoff_s = GREATEST(r.cutoff_s, EXCLUDED.cutoff_s), until_ms = GREATEST(r.until_ms, EXCLUDED.until_ms)",
 			"kind", "id", "cutoff", "until")
-		q.record = r("INSERT INTO {tok} (jti, subject, token_type, family, issued_s, expires_ms) VALUES (@jti, @sub, @typ, @fam, @iat, @exp)"+
+		q.record = r("INSERT INTO {tok} (jti, subject, token_type, family, issued_s, expires_ms, until_ms) VALUES (@jti, @sub, @typ, @fam, @iat, @exp, @until)"+
 			" ON CONFLICT (jti) DO NOTHING",
-			"jti", "sub", "typ", "fam", "iat", "exp")
+			"jti", "sub", "typ", "fam", "iat", "exp", "until")
 	case MySQL:
 		// VALUES() in ON DUPLICATE KEY UPDATE is what both MySQL and MariaDB
 		// accept (MySQL 8.0.20 deprecates it in favour of a row alias that
@@ -196,19 +205,19 @@ func buildQueries(d Dialect, rev, tok tableName, allowList bool) queries {
 			" ON DUPLICATE KEY UPDATE cutoff_s = GREATEST(cutoff_s, VALUES(cutoff_s)), until_ms = GREATEST(until_ms, VALUES(until_ms))",
 			"kind", "id", "cutoff", "until")
 		// Not INSERT IGNORE: it would turn every error into a warning.
-		q.record = r("INSERT INTO {tok} (jti, subject, token_type, family, issued_s, expires_ms) VALUES (@jti, @sub, @typ, @fam, @iat, @exp)"+
+		q.record = r("INSERT INTO {tok} (jti, subject, token_type, family, issued_s, expires_ms, until_ms) VALUES (@jti, @sub, @typ, @fam, @iat, @exp, @until)"+
 			" ON DUPLICATE KEY UPDATE jti = jti",
-			"jti", "sub", "typ", "fam", "iat", "exp")
+			"jti", "sub", "typ", "fam", "iat", "exp", "until")
 	case SQLite:
 		q.upsert = r("INSERT INTO {rev} (kind, id, cutoff_s, until_ms) VALUES (@kind, @id, @cutoff, @until)"+
 			" ON CONFLICT (kind, id) DO UPDATE SET cutoff_s = max(cutoff_s, excluded.cutoff_s), until_ms = max(until_ms, excluded.until_ms)",
 			"kind", "id", "cutoff", "until")
-		q.record = r("INSERT INTO {tok} (jti, subject, token_type, family, issued_s, expires_ms) VALUES (@jti, @sub, @typ, @fam, @iat, @exp)"+
+		q.record = r("INSERT INTO {tok} (jti, subject, token_type, family, issued_s, expires_ms, until_ms) VALUES (@jti, @sub, @typ, @fam, @iat, @exp, @until)"+
 			" ON CONFLICT (jti) DO NOTHING",
-			"jti", "sub", "typ", "fam", "iat", "exp")
+			"jti", "sub", "typ", "fam", "iat", "exp", "until")
 	}
 
-	// Consume replaces an expired record but leaves an unexpired one alone,
+	// Consume replaces an expired record but leaves a held one alone,
 	// so that exactly one of several racing calls changes a row.
 	switch d {
 	case Postgres:
@@ -229,12 +238,13 @@ func buildQueries(d Dialect, rev, tok tableName, allowList bool) queries {
 	q.deleteToken = r("DELETE FROM {tok} WHERE jti = @id", "id")
 	q.deleteFamily = r("DELETE FROM {tok} WHERE family = @id", "id")
 	q.deleteSubject = r("DELETE FROM {tok} WHERE subject = @id AND issued_s <= @cutoff", "id", "cutoff")
-	q.revokeAll = r("DELETE FROM {tok} WHERE subject = @sub AND expires_ms > @now", "sub", "now")
+	q.revokeAll = r("DELETE FROM {tok} WHERE subject = @sub AND until_ms > @now", "sub", "now")
 
-	// A token is active when it is recorded, unexpired, and no revocation
-	// record covers it: the same rule as Revoked, so the two never disagree.
+	// A token is active when it is recorded, its row still held, and no
+	// revocation record covers it: the same rule as Revoked, so the two
+	// never disagree.
 	q.active = r("SELECT t.jti, t.token_type, t.family, t.issued_s, t.expires_ms FROM {tok} t"+
-		" WHERE t.subject = @sub AND t.expires_ms > @now"+
+		" WHERE t.subject = @sub AND t.until_ms > @now"+
 		" AND NOT EXISTS (SELECT 1 FROM {rev} r WHERE r.kind = 1 AND r.id = t.jti AND r.until_ms > @now)"+
 		" AND NOT EXISTS (SELECT 1 FROM {rev} r WHERE r.kind = 3 AND r.id = t.family AND r.until_ms > @now)"+
 		" AND NOT EXISTS (SELECT 1 FROM {rev} r WHERE r.kind = 2 AND r.id = t.subject AND r.cutoff_s >= t.issued_s AND r.until_ms > @now)"+
@@ -247,10 +257,10 @@ func buildQueries(d Dialect, rev, tok tableName, allowList bool) queries {
 	// subquery form.
 	if d == MySQL {
 		q.sweepRev = r("DELETE FROM {rev} WHERE until_ms <= @now LIMIT @n", "now", "n")
-		q.sweepTok = r("DELETE FROM {tok} WHERE expires_ms <= @now LIMIT @n", "now", "n")
+		q.sweepTok = r("DELETE FROM {tok} WHERE until_ms <= @now LIMIT @n", "now", "n")
 	} else {
 		q.sweepRev = r("DELETE FROM {rev} WHERE (kind, id) IN (SELECT kind, id FROM {rev} WHERE until_ms <= @now LIMIT @n) AND until_ms <= @now", "now", "n")
-		q.sweepTok = r("DELETE FROM {tok} WHERE jti IN (SELECT jti FROM {tok} WHERE expires_ms <= @now LIMIT @n) AND expires_ms <= @now", "now", "n")
+		q.sweepTok = r("DELETE FROM {tok} WHERE jti IN (SELECT jti FROM {tok} WHERE until_ms <= @now LIMIT @n) AND until_ms <= @now", "now", "n")
 	}
 	return q
 }

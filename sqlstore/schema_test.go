@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/revokertest"
 	"github.com/guardian-go/guardian/sqlstore"
 )
@@ -26,7 +27,7 @@ func TestCreateSchema(t *testing.T) {
 					t.Fatalf("CreateSchema() #%d = %v, want nil", i+2, err)
 				}
 			}
-			c := claims(revokertest.NewID("sub"), time.Now())
+			c := claims(revokertest.NewID("sub"), testclock.Now())
 			if err := s.Record(ctx, c); err != nil {
 				t.Fatal(err)
 			}
@@ -73,11 +74,11 @@ func TestCreateSchema(t *testing.T) {
 					t.Errorf("Schema() statement names neither table:\n%s", stmt)
 				}
 			}
-			c := claims(revokertest.NewID("sub"), time.Now())
+			c := claims(revokertest.NewID("sub"), testclock.Now())
 			if err := s.Record(ctx, c); err != nil {
 				t.Fatal(err)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: time.Now(), TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
 			wantRevoked(t, s, c, true, "a token of a revoked family, with custom table names")
 			if got := countRows(t, db, quoteTable(b, opts.TokensTable)); got != 0 {
 				t.Errorf("rows in the custom tokens table = %d, want 0 after the family was revoked", got)
@@ -115,14 +116,18 @@ func TestSchemaText(t *testing.T) {
 			`CREATE TABLE IF NOT EXISTS "guardian_revocations" (`, `id TEXT COLLATE "C" NOT NULL`, `until_ms BIGINT NOT NULL`, `PRIMARY KEY (kind, id)`,
 			`CREATE INDEX IF NOT EXISTS "guardian_revocations_until_idx" ON "guardian_revocations" (until_ms)`,
 			`jti TEXT COLLATE "C" NOT NULL PRIMARY KEY`, `CREATE INDEX IF NOT EXISTS "guardian_tokens_subject_idx" ON "guardian_tokens" (subject)`,
+			"expires_ms BIGINT NOT NULL,\n\tuntil_ms BIGINT NOT NULL\n)",
+			`CREATE INDEX IF NOT EXISTS "guardian_tokens_until_idx" ON "guardian_tokens" (until_ms)`,
 		}},
 		{dialect: sqlstore.MySQL, want: []string{
 			"CREATE TABLE IF NOT EXISTS `guardian_revocations` (", "id VARBINARY(1024) NOT NULL", "KEY `guardian_revocations_until_idx` (until_ms)",
 			") ENGINE=InnoDB", "token_type VARBINARY(255) NOT NULL", "KEY `guardian_tokens_family_idx` (family)",
+			"expires_ms BIGINT NOT NULL,\n\tuntil_ms BIGINT NOT NULL,", "KEY `guardian_tokens_until_idx` (until_ms)",
 		}},
 		{dialect: sqlstore.SQLite, want: []string{
 			`CREATE TABLE IF NOT EXISTS "guardian_revocations" (`, "kind INTEGER NOT NULL", "id TEXT NOT NULL",
-			`CREATE INDEX IF NOT EXISTS "guardian_tokens_expires_idx" ON "guardian_tokens" (expires_ms)`,
+			"expires_ms INTEGER NOT NULL,\n\tuntil_ms INTEGER NOT NULL\n)",
+			`CREATE INDEX IF NOT EXISTS "guardian_tokens_until_idx" ON "guardian_tokens" (until_ms)`,
 		}},
 	}
 	for _, tt := range tests {

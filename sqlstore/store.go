@@ -9,15 +9,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/guardian-go/guardian"
 )
 
 // MaxIDLength is the longest jti, subject or family, in bytes, that the
-// store can hold. Revoke and Record refuse longer IDs with [ErrInvalidID];
-// the IDs guardian issues are far shorter.
-const MaxIDLength = 1024
+// store can hold: [guardian.MaxIDLength]. Revoke and Record refuse longer
+// IDs with [ErrInvalidID]; the IDs guardian issues are far shorter.
+const MaxIDLength = guardian.MaxIDLength
 
 // maxTypeLength is the longest token type (typ) Record accepts, in bytes.
 const maxTypeLength = 255
@@ -35,6 +34,9 @@ const (
 // [Options].SweepInterval is zero.
 const DefaultSweepInterval = 5 * time.Minute
 
+// DefaultTokenMargin is [Options].TokenMargin when zero.
+const DefaultTokenMargin = 5 * time.Minute
+
 var (
 	// ErrClosed is returned by the methods of a Store that use the
 	// database, once the Store is closed.
@@ -42,12 +44,16 @@ var (
 	// ErrNotAllowList is returned by Record, ActiveTokens and RevokeAll on a
 	// store not in allow-list mode.
 	ErrNotAllowList = errors.New("sqlstore: store is not in allow-list mode")
-	// ErrInvalidID: an ID (jti, subject, family) or token type cannot be
-	// stored. It is longer than [MaxIDLength] bytes (255 for a type), is
-	// not valid UTF-8, or holds a NUL byte: PostgreSQL's TEXT refuses the
-	// last two, and the rule is the same in every dialect. The IDs
-	// guardian issues, and any decoded from a JWT's JSON, are valid UTF-8.
-	ErrInvalidID = errors.New("sqlstore: ID cannot be stored")
+	// ErrInvalidID is [guardian.ErrInvalidID], the same value, so that
+	// errors.Is matches either name: an ID (jti, subject, family) or token
+	// type cannot be stored. [guardian.CheckID] says which IDs can: not
+	// empty, at most [MaxIDLength] bytes (255 for a type, which may be
+	// empty), valid UTF-8 and free of NUL bytes (PostgreSQL's TEXT refuses
+	// the last two, and the rule is the same in every dialect). The IDs
+	// guardian issues, and any decoded from a JWT's JSON, qualify. Such an
+	// error is the caller's mistake: it never wraps
+	// [guardian.ErrUnavailable].
+	ErrInvalidID = guardian.ErrInvalidID
 	// ErrInvalidTableName: a table name in [Options] is not a plain SQL
 	// identifier.
 	ErrInvalidTableName = errors.New("sqlstore: invalid table name")
@@ -71,9 +77,22 @@ type Options struct {
 	// the sweeper (expired rows are never reported either way; call
 	// [Store.Sweep] yourself to reclaim space).
 	SweepInterval time.Duration
-	// Clock returns the current time, against which Until and exp are
-	// compared. Default: time.Now. The application's clock is used, not
-	// the database server's.
+	// TokenMargin is how much longer than its lifetime (exp - iat) a token
+	// recorded in allow-list mode is kept, on the store's clock, counted
+	// from when it is recorded (which is after its iat): at least twice
+	// the largest Leeway of the issuers sharing the store, as an issuer
+	// whose clock is a Leeway behind another's accepts that one's tokens
+	// up to two Leeways past their exp. Keeping a row longer lets no token
+	// past its exp (the issuer checks exp itself); it only lists the token
+	// in [Store.ActiveTokens] for that much longer. Zero means
+	// [DefaultTokenMargin]; a negative value means none. At most
+	// [guardian.MaxRevocationTTL].
+	TokenMargin time.Duration
+	// Clock returns the current time, which only measures how long the
+	// store has held a record: it is never compared with a token's dates
+	// or a revocation's At, so it need not agree with the issuers' clocks.
+	// Default: time.Now, the application's clock (not the database
+	// server's).
 	Clock func() time.Time
 	// Logger receives the background sweeper's failures, at level Warn.
 	// Default: slog.Default().
@@ -87,6 +106,7 @@ type Store struct {
 	db        *sql.DB
 	dialect   Dialect
 	allowList bool
+	margin    time.Duration // TokenMargin
 	now       func() time.Time
 	logger    *slog.Logger
 	rev, tok  tableName
@@ -135,6 +155,14 @@ func New(db *sql.DB, dialect Dialect, opts *Options) (*Store, error) {
 	if o.SweepInterval == 0 {
 		o.SweepInterval = DefaultSweepInterval
 	}
+	switch {
+	case o.TokenMargin == 0:
+		o.TokenMargin = DefaultTokenMargin
+	case o.TokenMargin < 0:
+		o.TokenMargin = 0
+	case o.TokenMargin > guardian.MaxRevocationTTL:
+		return nil, fmt.Errorf("sqlstore: TokenMargin %v is longer than %v", o.TokenMargin, guardian.MaxRevocationTTL)
+	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
@@ -156,6 +184,7 @@ func New(db *sql.DB, dialect Dialect, opts *Options) (*Store, error) {
 		db:         db,
 		dialect:    dialect,
 		allowList:  o.AllowList,
+		margin:     o.TokenMargin,
 		now:        o.Clock,
 		logger:     o.Logger,
 		rev:        rev,
@@ -164,9 +193,9 @@ func New(db *sql.DB, dialect Dialect, opts *Options) (*Store, error) {
 		q:          buildQueries(dialect, rev, tok, o.AllowList),
 		sweepBatch: 1000,
 	}
-	s.revoked.query = s.q.revoked.text
-	s.upsert.query = s.q.upsert.text
-	s.record.query = s.q.record.text
+	s.revoked.init(s.q.revoked.text)
+	s.upsert.init(s.q.upsert.text)
+	s.record.init(s.q.record.text)
 	if o.SweepInterval > 0 {
 		ctx, stop := context.WithCancel(context.Background())
 		s.stop, s.done = stop, make(chan struct{})
@@ -182,9 +211,13 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) AllowList() bool { return s.allowList }
 
 // Revoke records r; see [guardian.Revoker] for the contract. The record is
-// committed when Revoke returns nil. Revoking again keeps the later Until
-// and, for a subject, the later cut-off. A record whose Until has already
-// passed is accepted and not stored.
+// committed when Revoke returns nil, and kept for r.TTL from now on the
+// store's clock ([Options].Clock), rounded up to the millisecond; r.At is
+// never compared with that clock (for a subject it is the cut-off, compared
+// with iat only). Revoking again keeps the later expiry and, for a subject,
+// the later cut-off. An invalid r (see [guardian.Revocation.Validate]) is
+// refused with an error wrapping [guardian.ErrInvalidRevocation] (and
+// [ErrInvalidID] for its ID), never [guardian.ErrUnavailable].
 //
 // In allow-list mode Revoke also deletes the recorded tokens r covers (the
 // token, every token of the family, or the subject's tokens issued at or
@@ -196,11 +229,9 @@ func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	if err := checkID("revocation ID", r.ID); err != nil {
-		return err
-	}
+	op := "revoke " + r.Kind.String()
 	if err := ctx.Err(); err != nil {
-		return err
+		return s.fail(ctx, op, err)
 	}
 	if s.closed.Load() {
 		return ErrClosed
@@ -216,15 +247,8 @@ func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
 		kind, del = kindSubject, &s.q.deleteSubject
 		cutoff = r.At.Unix()
 	}
-	op := "revoke " + r.Kind.String()
-	if until := s.now().Add(r.TTL); until.After(s.now()) {
-		st, err := s.upsert.get(ctx, s)
-		if err != nil {
-			return s.fail(ctx, op, err)
-		}
-		if _, err := st.ExecContext(ctx, s.q.upsert.args(kind, r.ID, cutoff, until.UnixMilli())...); err != nil {
-			return s.fail(ctx, op, err)
-		}
+	if _, err := s.upsert.exec(ctx, s, s.q.upsert.args(kind, r.ID, cutoff, s.expiry(r.TTL))...); err != nil {
+		return s.fail(ctx, op, err)
 	}
 	if s.allowList {
 		if _, err := s.db.ExecContext(ctx, del.text, del.args(r.ID, cutoff)...); err != nil {
@@ -235,16 +259,19 @@ func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
 }
 
 // Revoked reports whether c is revoked; see [guardian.Revoker] for the
-// contract. It runs one statement, a few primary-key lookups: is there an
-// unexpired record for c's jti, for its family, or for its subject with a
+// contract. It runs one statement, a few primary-key lookups: is there a
+// record still held for c's jti, for its family, or for its subject with a
 // cut-off at or after c.IssuedAt (in whole seconds, as
 // [guardian.SubjectCutoffCovers])? In allow-list mode the same statement
-// also reports true when c's jti is not recorded as an unexpired token.
+// also reports true when c's jti is not recorded (or its row has been held
+// for its time, see [Store.Record]). c's dates are never compared with the
+// store's clock: only iat, with subject cut-offs.
 //
 // Any failure returns (false, err): a store that cannot answer never says
 // "not revoked". A database failure, a canceled or expired ctx included,
-// wraps [guardian.ErrUnavailable] (and ctx's error when ctx is done). An ID that cannot be stored (see [ErrInvalidID]) matches no
-// record: it was never revoked, nor recorded in allow-list mode.
+// wraps [guardian.ErrUnavailable] (and ctx's error when ctx is done). An
+// ID that cannot be stored (see [ErrInvalidID]) matches no record: it was
+// never revoked, nor recorded in allow-list mode.
 func (s *Store) Revoked(ctx context.Context, c *guardian.Claims) (bool, error) {
 	if c == nil {
 		return false, errors.New("sqlstore: Revoked with nil claims")
@@ -256,13 +283,8 @@ func (s *Store) Revoked(ctx context.Context, c *guardian.Claims) (bool, error) {
 	if s.closed.Load() {
 		return false, ErrClosed
 	}
-	st, err := s.revoked.get(ctx, s)
-	if err != nil {
-		return false, s.fail(ctx, "check revocation", err)
-	}
 	var hit int64
-	err = st.QueryRowContext(ctx, s.q.revoked.args(jti, fam, sub, c.IssuedAt.Unix(), s.now().UnixMilli())...).Scan(&hit)
-	if err != nil {
+	if err := s.revoked.queryRow(ctx, s, &hit, s.q.revoked.args(jti, fam, sub, c.IssuedAt.Unix(), s.now().UnixMilli())...); err != nil {
 		return false, s.fail(ctx, "check revocation", err)
 	}
 	return hit != 0, nil
@@ -286,55 +308,62 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// expiry is when a record kept for ttl from now expires, in Unix
+// milliseconds on the store's clock: rounded up, so that no record is kept
+// for less than ttl.
+func (s *Store) expiry(ttl time.Duration) int64 {
+	return ceilMilli(s.now().Add(ttl))
+}
+
+// ceilMilli is t in Unix milliseconds, rounded up.
+func ceilMilli(t time.Time) int64 {
+	ms := t.UnixMilli() // rounded down: Nanosecond is never negative
+	if t.Nanosecond()%int(time.Millisecond) != 0 {
+		ms++
+	}
+	return ms
+}
+
 // storable returns id if it can be stored, else "".
 func storable(id string) string {
-	if idProblem(id) != "" {
+	if guardian.CheckID(id) != nil {
 		return ""
 	}
 	return id
 }
 
-// checkID reports whether id can be stored and compared exactly in every
-// dialect.
-func checkID(what, id string) error {
-	if p := idProblem(id); p != "" {
-		return fmt.Errorf("%w: %s %s", ErrInvalidID, what, p)
-	}
-	return nil
-}
-
-// idProblem says what keeps id from being stored, or "" when nothing does.
-func idProblem(id string) string {
-	if len(id) > MaxIDLength {
-		return fmt.Sprintf("is %d bytes long, more than %d", len(id), MaxIDLength)
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] == 0 {
-			return "holds a NUL byte"
-		}
-	}
-	if !utf8.ValidString(id) {
-		return "is not valid UTF-8"
-	}
-	return ""
-}
-
-// lazyStmt is a statement prepared on first use and kept until Close. A
-// failed preparation is retried by the next call. mu only keeps concurrent
-// first calls from preparing twice; close does not take it, so that Close
-// never waits for a preparation stuck on an unreachable server.
+// lazyStmt is a statement prepared on first use and kept until Close.
+//
+// No call ever waits for another's preparation, so that each returns by
+// its own ctx even when the server hangs under a preparation with a longer
+// deadline, or none: one call at a time prepares (sem is a semaphore of one
+// slot, only ever tried), and a call that finds another preparing runs the
+// query unprepared on the pool instead. A failed preparation is retried by
+// a later call. close does not take sem, so that Close never waits for a
+// preparation stuck on an unreachable server.
 type lazyStmt struct {
 	query string
-	mu    sync.Mutex
+	sem   chan struct{}
 	stmt  atomic.Pointer[sql.Stmt]
 }
 
+func (l *lazyStmt) init(query string) {
+	l.query, l.sem = query, make(chan struct{}, 1)
+}
+
+// get returns the prepared statement, preparing it first unless another
+// call is doing so; then it returns nil and no error, and the caller runs
+// l.query on s.db.
 func (l *lazyStmt) get(ctx context.Context, s *Store) (*sql.Stmt, error) {
 	if st := l.stmt.Load(); st != nil {
 		return st, nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	select {
+	case l.sem <- struct{}{}:
+	default:
+		return nil, nil // another call is preparing: do not wait for it
+	}
+	defer func() { <-l.sem }()
 	if st := l.stmt.Load(); st != nil {
 		return st, nil
 	}
@@ -353,6 +382,30 @@ func (l *lazyStmt) get(ctx context.Context, s *Store) (*sql.Stmt, error) {
 		return nil, ErrClosed
 	}
 	return st, nil
+}
+
+// exec runs the statement with args.
+func (l *lazyStmt) exec(ctx context.Context, s *Store, args ...any) (sql.Result, error) {
+	st, err := l.get(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.db.ExecContext(ctx, l.query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow runs the statement with args and scans its one row into dest.
+func (l *lazyStmt) queryRow(ctx context.Context, s *Store, dest any, args ...any) error {
+	st, err := l.get(ctx, s)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		return s.db.QueryRowContext(ctx, l.query, args...).Scan(dest)
+	}
+	return st.QueryRowContext(ctx, args...).Scan(dest)
 }
 
 func (l *lazyStmt) close() {
@@ -385,7 +438,8 @@ func (e *storeError) Unwrap() []error {
 	return errs
 }
 
-// fail wraps a database error from op.
+// fail wraps a database error from op, or ctx's error when ctx was done
+// before op could start: the store could not answer in time.
 func (s *Store) fail(ctx context.Context, op string, err error) error {
 	if errors.Is(err, ErrClosed) || s.closed.Load() {
 		// Close ran while the call was in flight.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/revokertest"
 	"github.com/guardian-go/guardian/sqlstore"
 )
@@ -21,8 +22,8 @@ import (
 // revoked by design, so the suite's "a fresh token is not revoked" checks
 // (including one on empty claims, which can never be recorded) cannot hold.
 // Allow-list mode evaluates the same revocation records in the same
-// statement plus one more condition; TestAllowList covers that mode's
-// semantics on every backend.
+// statement plus one more condition; TestAllowList and
+// TestAllowListOneClock cover that mode's semantics on every backend.
 func TestConformance(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		s := newStore(t, b, b.open(t), &sqlstore.Options{SweepInterval: 50 * time.Millisecond})
@@ -64,6 +65,9 @@ func TestNew(t *testing.T) {
 		{name: "empty table", db: db, dialect: sqlstore.Postgres, opts: &sqlstore.Options{RevocationsTable: "s."}, wantErr: sqlstore.ErrInvalidTableName},
 		{name: "non-ASCII", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{RevocationsTable: "révocations"}, wantErr: sqlstore.ErrInvalidTableName},
 		{name: "same tables in allow-list mode", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{AllowList: true, RevocationsTable: "x", TokensTable: "x"}, wantErr: sqlstore.ErrInvalidTableName},
+		{name: "no token margin", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{AllowList: true, TokenMargin: -1}, ok: true},
+		{name: "longest token margin", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{AllowList: true, TokenMargin: guardian.MaxRevocationTTL}, ok: true},
+		{name: "token margin too long", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{AllowList: true, TokenMargin: guardian.MaxRevocationTTL + time.Millisecond}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,7 +100,7 @@ func TestNewDoesNoIO(t *testing.T) {
 		t.Fatalf("New() on an unreachable server = %v, want nil (New does no I/O)", err)
 	}
 	defer s.Close()
-	got, err := s.Revoked(context.Background(), claims("sub", time.Now()))
+	got, err := s.Revoked(context.Background(), claims("sub", testclock.Now()))
 	if err == nil || got {
 		t.Fatalf("Revoked() on an unreachable server = %v, %v; want false and an error", got, err)
 	}
@@ -128,7 +132,7 @@ func TestDialectString(t *testing.T) {
 func TestIDLimits(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		s := newStore(t, b, b.open(t), nil)
-		now := time.Now()
+		now := testclock.Now()
 		ctx := context.Background()
 
 		// "é" is two bytes: the limit is in bytes.
@@ -201,14 +205,14 @@ func TestMissingSchemaFailsClosed(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		got, err := s.Revoked(context.Background(), claims("sub", time.Now()))
+		got, err := s.Revoked(context.Background(), claims("sub", testclock.Now()))
 		if got || err == nil {
 			t.Fatalf("Revoked() without tables = %v, %v; want false and an error", got, err)
 		}
 		if !errors.Is(err, guardian.ErrUnavailable) {
 			t.Errorf("Revoked() error = %v, want it to wrap guardian.ErrUnavailable", err)
 		}
-		now := time.Now()
+		now := testclock.Now()
 		if err := s.Revoke(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: "x", At: now, TTL: time.Hour}); err == nil {
 			t.Error("Revoke() without tables = nil, want an error")
 		}
@@ -222,7 +226,7 @@ func TestContextErrorWrapped(t *testing.T) {
 		s := newStore(t, b, b.open(t), nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		_, err := s.Revoked(ctx, claims("sub", time.Now()))
+		_, err := s.Revoked(ctx, claims("sub", testclock.Now()))
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Revoked(canceled) error = %v, want it to wrap context.Canceled", err)
 		}
@@ -234,7 +238,7 @@ func TestClose(t *testing.T) {
 		db := b.open(t)
 		s := newStore(t, b, db, &sqlstore.Options{SweepInterval: 10 * time.Millisecond, AllowList: true})
 		ctx := context.Background()
-		c := claims(revokertest.NewID("sub"), time.Now())
+		c := claims(revokertest.NewID("sub"), testclock.Now())
 		if err := s.Record(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -254,7 +258,7 @@ func TestClose(t *testing.T) {
 		if err := db.PingContext(ctx); err != nil {
 			t.Fatalf("db.Ping() after Close = %v; Close must not close the caller's *sql.DB", err)
 		}
-		now := time.Now()
+		now := testclock.Now()
 		calls := []struct {
 			name string
 			err  error
@@ -283,7 +287,7 @@ func TestRestart(t *testing.T) {
 		opts := &sqlstore.Options{AllowList: true, SweepInterval: -1}
 		uniqueTables(t, b, opts)
 		ctx := context.Background()
-		now := time.Now()
+		now := testclock.Now()
 		revokedToken := claims(revokertest.NewID("sub"), now)
 		revokedFamily := claims(revokertest.NewID("sub"), now)
 		revokedSubject := claims(revokertest.NewID("sub"), now.Add(-time.Minute))
@@ -340,7 +344,7 @@ func TestRestart(t *testing.T) {
 func TestCloseWhileInUse(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		s := newStore(t, b, b.open(t), &sqlstore.Options{SweepInterval: time.Millisecond})
-		c := claims(revokertest.NewID("sub"), time.Now())
+		c := claims(revokertest.NewID("sub"), testclock.Now())
 		ctx := context.Background()
 		var wg sync.WaitGroup
 		for range 4 {

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// Sweep deletes the rows that no longer matter: revocation records whose
-// Until has passed and, in allow-list mode, recorded tokens whose exp has
-// passed. It deletes in batches, so that a large backlog never holds locks
+// Sweep deletes the rows that no longer matter: revocation records held
+// for their TTL and, in allow-list mode, recorded tokens held for their
+// lifetime and margin (see [Store.Record]), both on the store's clock. It deletes in batches, so that a large backlog never holds locks
 // for long, until none is left or ctx is done, and returns how many rows it
 // deleted (also when it returns an error). Revoked never reports an expired
 // row, swept or not, so sweeping only reclaims space. The background

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/revokertest"
 	"github.com/guardian-go/guardian/sqlstore"
 )
@@ -30,29 +31,30 @@ func (c *fakeClock) Advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 func TestSweep(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		db := b.open(t)
-		clock := newFakeClock(time.Now())
+		clock := newFakeClock(time.Now()) // the store's clock
 		opts := &sqlstore.Options{AllowList: true, SweepInterval: -1, Clock: clock.Now}
 		uniqueTables(t, b, opts)
 		s := openStore(t, b, db, opts)
 		sqlstore.SetSweepBatch(s, 2) // force several batches
 		ctx := context.Background()
-		now := clock.Now()
+		now := testclock.Now() // the issuer's clock, for the fixtures
 
-		soon, later := now.Add(time.Minute), now.Add(time.Hour)
 		sub := revokertest.NewID("sub")
 		for _, r := range []guardian.Revocation{
-			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, Until: soon},
-			{Kind: guardian.RevokeFamily, ID: revokertest.NewID("fam"), At: now, Until: soon},
-			{Kind: guardian.RevokeSubject, ID: revokertest.NewID("sub"), At: now, Until: soon},
-			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, Until: soon},
-			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, Until: later},
+			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Minute},
+			{Kind: guardian.RevokeFamily, ID: revokertest.NewID("fam"), At: now, TTL: time.Minute},
+			{Kind: guardian.RevokeSubject, ID: revokertest.NewID("sub"), At: now, TTL: time.Minute},
+			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Minute},
+			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: 2 * time.Hour},
 		} {
 			mustRevoke(t, s, r)
 		}
+		// Recorded rows live for the token's lifetime (exp - iat) plus a
+		// margin of a few minutes, on the store's clock.
 		short := claims(sub, now)
-		short.ExpiresAt = soon
+		short.ExpiresAt = short.IssuedAt.Add(time.Minute)
 		long := claims(sub, now)
-		long.ExpiresAt = later
+		long.ExpiresAt = long.IssuedAt.Add(time.Hour)
 		for _, c := range []*guardian.Claims{short, long} {
 			if err := s.Record(ctx, c); err != nil {
 				t.Fatal(err)
@@ -62,9 +64,9 @@ func TestSweep(t *testing.T) {
 		if n, err := s.Sweep(ctx); err != nil || n != 0 {
 			t.Fatalf("Sweep() before anything expired = %d, %v; want 0, nil", n, err)
 		}
-		clock.Advance(2 * time.Minute)
-		wantRevoked(t, s, short, true, "a recorded token past its exp, not yet swept")
-		wantRevoked(t, s, long, false, "a recorded token before its exp")
+		clock.Advance(30 * time.Minute)
+		wantRevoked(t, s, short, true, "a recorded token held past its lifetime and margin, not yet swept")
+		wantRevoked(t, s, long, false, "a recorded token within its lifetime")
 		n, err := s.Sweep(ctx)
 		if err != nil || n != 5 {
 			t.Fatalf("Sweep() = %d, %v; want 5 (4 revocations, 1 token), nil", n, err)
@@ -90,7 +92,7 @@ func TestSweeper(t *testing.T) {
 		opts := &sqlstore.Options{SweepInterval: 20 * time.Millisecond}
 		uniqueTables(t, b, opts)
 		s := openStore(t, b, db, opts)
-		now := time.Now()
+		now := testclock.Now()
 		for range 3 {
 			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: 100 * time.Millisecond})
 		}
