@@ -23,7 +23,7 @@ func benchChain(b *testing.B, key *guardian.Key, cacheSize int) (http.Handler, *
 	if err != nil {
 		b.Fatal(err)
 	}
-	issuer, err := guardian.NewIssuer(keys, &guardian.Options{
+	issuer, err := guardian.NewIssuer(keys, &guardian.IssuerOptions{
 		Issuer: "https://api.example.com", Audience: []string{"bench"},
 		Revoker:   guardian.NewMemoryRevoker(nil),
 		CacheSize: cacheSize,
@@ -39,7 +39,7 @@ func benchChain(b *testing.B, key *guardian.Key, cacheSize int) (http.Handler, *
 	if err != nil {
 		b.Fatal(err)
 	}
-	tok, err := g.Issue(context.Background(), &user{id: "u1"}, nil)
+	tok, err := issuer.Issue(context.Background(), "u1", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,9 +108,9 @@ func BenchmarkMemoryRevoked(b *testing.B) {
 	ctx := context.Background()
 	now := time.Now()
 	for n := range 10_000 {
-		rev := guardian.Revocation{Kind: guardian.RevokeToken, ID: fmt.Sprint("jti-", n), At: now, TTL: time.Hour}
+		rev := guardian.Revocation{Kind: guardian.ByToken, ID: fmt.Sprint("jti-", n), At: now, TTL: time.Hour}
 		if n < 1000 {
-			for _, kind := range []guardian.RevocationKind{guardian.RevokeFamily, guardian.RevokeSubject} {
+			for _, kind := range []guardian.RevocationKind{guardian.ByFamily, guardian.BySubject} {
 				r := rev
 				r.Kind, r.ID = kind, fmt.Sprint(kind, "-", n)
 				if err := m.Revoke(ctx, r); err != nil {

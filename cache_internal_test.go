@@ -19,7 +19,7 @@ func cacheFixture(t *testing.T, size int) (*Issuer, *Key, *time.Time) {
 		t.Fatal(err)
 	}
 	now := time.Unix(1_800_000_000, 0)
-	i, err := NewIssuer(keys, &Options{CacheSize: size, Revoker: NewMemoryRevoker(&MemoryRevokerOptions{Clock: func() time.Time { return now }}), Clock: func() time.Time { return now }})
+	i, err := NewIssuer(keys, &IssuerOptions{CacheSize: size, Revoker: NewMemoryRevoker(&MemoryRevokerOptions{Clock: func() time.Time { return now }}), Clock: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestCachedClaimsAreCopies(t *testing.T) {
 		if c.Subject != "u1" || len(c.Audience) != 1 || c.Audience[0] != "app" {
 			t.Fatalf("claims %+v: an earlier request's changes leaked through the cache", c)
 		}
-		c.Subject, c.Audience[0], c.Type = "admin", "other", Refresh
+		c.Subject, c.Audience[0], c.Type = "admin", "other", RefreshToken
 	}
 }
 
@@ -67,10 +67,10 @@ func TestCacheKeepsEveryCheckButTheSignature(t *testing.T) {
 	if _, hit := i.keys.Load().cache.get(tok.Raw); !hit || first == second {
 		t.Fatalf("cache hit %v, same *Claims for two requests %v; want a hit, answered with a copy", hit, first == second)
 	}
-	if _, err := i.Verify(ctx, tok.Raw, Refresh); !errors.Is(err, ErrTokenType) {
+	if _, err := i.Verify(ctx, tok.Raw, RefreshToken); !errors.Is(err, ErrTokenType) {
 		t.Fatalf("cached token of the wrong type: got %v, want ErrTokenType", err)
 	}
-	if err := i.RevokeClaims(ctx, first); err != nil {
+	if err := i.revokeClaims(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := i.Verify(ctx, tok.Raw); !errors.Is(err, ErrRevoked) {
@@ -107,12 +107,12 @@ func TestCacheIsBounded(t *testing.T) {
 func TestCacheSkipsFailures(t *testing.T) {
 	ctx := context.Background()
 	i, _, _ := cacheFixture(t, 100)
-	tok, _ := i.Issue(ctx, "u1", &IssueOptions{Type: Refresh})
+	tok, _ := i.Issue(ctx, "u1", &IssueOptions{Type: RefreshToken})
 	if _, err := i.Verify(ctx, tok.Raw); !errors.Is(err, ErrTokenType) {
 		t.Fatalf("got %v, want ErrTokenType", err)
 	}
 	tampered := tok.Raw[:len(tok.Raw)-2] + "AA"
-	if _, err := i.Verify(ctx, tampered, Refresh); !errors.Is(err, ErrInvalidSignature) {
+	if _, err := i.Verify(ctx, tampered, RefreshToken); !errors.Is(err, ErrInvalidSignature) {
 		t.Fatalf("tampered token: got %v, want ErrInvalidSignature", err)
 	}
 	if got := i.keys.Load().cache.len(); got != 0 {

@@ -17,10 +17,10 @@ type TokenType string
 const (
 	// Access tokens authenticate requests. Middleware accepts only these by
 	// default.
-	Access TokenType = "access"
+	AccessToken TokenType = "access"
 	// Refresh tokens are exchanged for new access tokens and are refused by
 	// the middleware unless a route asks for them.
-	Refresh TokenType = "refresh"
+	RefreshToken TokenType = "refresh"
 )
 
 // registeredNames are the claims the library owns; custom claims may not use
@@ -46,7 +46,7 @@ type Claims struct {
 	ExpiresAt time.Time
 	// AuthTime is auth_time (OpenID Connect, RFC 9470): when the user last
 	// proved who they are, by a login. Refresh keeps it, and a family
-	// lives Options.FamilyLifetime from it; zero when the token has none.
+	// lives IssuerOptions.FamilyLifetime from it; zero when the token has none.
 	AuthTime time.Time
 
 	payload string    // the decoded JSON payload, for Custom

@@ -62,7 +62,7 @@
 // refresh tokens, refreshed or not). With a Revoker configured, every
 // verification asks it, tokens without jti are refused, and a Revoker that
 // cannot answer makes verification fail with [ErrUnavailable] (fail
-// closed); every Revoker call is bounded by Options.RevokerTimeout.
+// closed); every Revoker call is bounded by IssuerOptions.RevokerTimeout.
 // [Guardian.Refresh] rotates a refresh token into a new pair in one
 // operation, consuming it last and once ([TokenConsumer]); presenting it
 // again revokes its family (RFC 9700 reuse detection).
@@ -75,7 +75,7 @@
 // # Keys and caching
 //
 // [Issuer.Rotate] swaps the key set atomically; [JWKSHandler] publishes the
-// public keys and [ParseJWKS] reads another service's. Options.CacheSize
+// public keys and [ParseJWKS] reads another service's. IssuerOptions.CacheSize
 // turns on a cache of verified tokens: a token presented again skips the
 // signature check, while its expiry, type, issuer, audience and revocation
 // are still checked on every request.

@@ -11,10 +11,12 @@ import (
 var (
 	// ErrMissingToken: the request carries no token where one is required.
 	ErrMissingToken = errors.New("guardian: no token")
-	// ErrMalformedHeader: the Authorization header (or cookie, or query
-	// parameter) is present but not of the form "<scheme> <token>", or is
-	// repeated. RFC 6750 calls this invalid_request.
-	ErrMalformedHeader = errors.New("guardian: malformed authorization header")
+	// ErrMalformedRequest: the credentials are present but cannot be
+	// read: an Authorization header not of the form "<scheme> <token>",
+	// repeated headers or cookies, a cookie or query parameter that holds
+	// no token, or a refresh request body that is not what Refresh reads.
+	// RFC 6750 calls this invalid_request (400).
+	ErrMalformedRequest = errors.New("guardian: malformed request")
 
 	// ErrInvalidToken is wrapped by every failure of the token itself.
 	ErrInvalidToken = errors.New("guardian: invalid token")
@@ -89,7 +91,7 @@ var reasons = []error{
 	ErrMalformedToken, ErrUnsupportedHeader, ErrUnknownKey, ErrAlgorithm,
 	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
 	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
-	ErrResourceNotFound, ErrMalformedHeader, ErrMissingToken, ErrCrossSite,
+	ErrResourceNotFound, ErrMalformedRequest, ErrMissingToken, ErrCrossSite,
 	ErrInsufficientScope, ErrAlreadyAuthenticated, ErrUnavailable,
 	ErrInvalidToken, ErrInvalidRevocation, ErrInvalidID, ErrKey,
 	ErrNoRevoker, ErrInvalidCredentials,

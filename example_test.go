@@ -33,7 +33,7 @@ func newGuardian(revoker guardian.Revoker) *guardian.Guardian[*User] {
 	if err != nil {
 		panic(err)
 	}
-	issuer, err := guardian.NewIssuer(keys, &guardian.Options{
+	issuer, err := guardian.NewIssuer(keys, &guardian.IssuerOptions{
 		Issuer:   "https://api.example.com",
 		Audience: []string{"example-app"},
 		Revoker:  revoker,
@@ -92,19 +92,19 @@ func Example() {
 				http.Error(w, `{"error":"invalid_credentials"}`, http.StatusUnauthorized)
 				return
 			}
-			tok, _, err := g.SignIn(w, r, u)
+			pair, _, err := g.SignIn(w, r, u)
 			if err != nil {
 				http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
 				return
 			}
-			json.NewEncoder(w).Encode(map[string]any{"token": tok.Raw, "exp": tok.Claims.ExpiresAt.Unix()})
+			json.NewEncoder(w).Encode(map[string]any{"token": pair.Access.Raw, "refresh_token": pair.Refresh.Raw, "exp": pair.Access.Claims.ExpiresAt.Unix()})
 		}))))
 	mux.Handle("GET /me", protect(func(w http.ResponseWriter, r *http.Request) {
 		u, _ := g.CurrentResource(r.Context())
 		fmt.Fprintf(w, "hello %s", u.Email)
 	}))
 	mux.Handle("POST /logout", protect(func(w http.ResponseWriter, r *http.Request) {
-		if err := g.SignOut(r); err != nil {
+		if err := g.SignOut(w, r); err != nil {
 			g.DefaultErrorHandler(w, r, err)
 			return
 		}
@@ -151,7 +151,7 @@ func ExampleClaims_Custom() {
 		Role   string `json:"role"`
 		Tenant int    `json:"tenant"`
 	}
-	tok, err := g.Issue(context.Background(), &User{ID: "u1"}, &guardian.IssueOptions{
+	tok, err := g.Issuer().Issue(context.Background(), "u1", &guardian.IssueOptions{
 		Custom: appClaims{Role: "admin", Tenant: 42},
 	})
 	if err != nil {
@@ -174,27 +174,30 @@ func ExampleClaims_Custom() {
 // tokens), the custom claims are computed again, and the old refresh token
 // is consumed last. Once its successor has been used, presenting it again
 // is taken as theft and revokes the whole family (RFC 9700 reuse
-// detection); before that, and within Options.RefreshRetryWindow, it is a
+// detection); before that, and within IssuerOptions.RefreshRetryWindow, it is a
 // client's retry and gets the same pair again.
 func ExampleGuardian_Refresh() {
 	users["u1@example.com"] = &User{ID: "u1", Email: "u1@example.com"}
 	g := newGuardian(guardian.NewMemoryRevoker(nil))
 	ctx := context.Background()
-	login, _ := g.Issue(ctx, users["u1@example.com"], nil)
-	refresh, _ := g.Issue(ctx, users["u1@example.com"], &guardian.IssueOptions{Type: guardian.Refresh, Family: login.Claims.Family})
+	login, _, _ := g.SignIn(httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil), users["u1@example.com"])
+	refresh := func(raw string) (guardian.TokenPair, *httptest.ResponseRecorder, error) {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/refresh", strings.NewReader(`{"refresh_token":"`+raw+`"}`))
+		pair, err := g.Refresh(w, r) // the token from the body, a cookie, or the header
+		return pair, w, err
+	}
 
-	w := httptest.NewRecorder()
-	r := httptest.NewRequest("POST", "/refresh", nil)
-	pair, err := g.Refresh(w, r, refresh.Raw)
-	fmt.Println("rotate:", err, pair.Access.Claims.Type, pair.Refresh.Claims.Type, pair.Refresh.Claims.Family == login.Claims.Family)
+	pair, w, err := refresh(login.Refresh.Raw)
+	fmt.Println("rotate:", err, pair.Access.Claims.Type, pair.Refresh.Claims.Type, pair.Refresh.Claims.Family == login.Access.Claims.Family)
 	fmt.Println("header:", w.Header().Get("Authorization") == "Bearer "+pair.Access.Raw)
 
-	retried, err := g.Refresh(httptest.NewRecorder(), r, refresh.Raw)
+	retried, _, err := refresh(login.Refresh.Raw)
 	fmt.Println("retry:", err, retried.Refresh.Claims.ID == pair.Refresh.Claims.ID)
 
-	next, err := g.Refresh(httptest.NewRecorder(), r, pair.Refresh.Raw) // the client moves on
+	next, _, err := refresh(pair.Refresh.Raw) // the client moves on
 	fmt.Println("next:", err)
-	_, err = g.Refresh(httptest.NewRecorder(), r, refresh.Raw) // a thief replays the first token
+	_, _, err = refresh(login.Refresh.Raw) // a thief replays the first token
 	fmt.Println("reuse:", err)
 	_, err = g.Issuer().Verify(ctx, next.Access.Raw)
 	fmt.Println("family after reuse:", err)
@@ -219,7 +222,7 @@ func (exampleT) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, a
 func Example_testing() {
 	clock := guardiantest.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 	t := exampleT{}
-	issuer := guardiantest.NewIssuer(t, &guardian.Options{Clock: clock.Now})
+	issuer := guardiantest.NewIssuer(t, &guardian.IssuerOptions{Clock: clock.Now})
 	g, _ := guardian.New(issuer,
 		func(u *User) (string, error) { return u.ID, nil },
 		func(ctx context.Context, c *guardian.Claims) (*User, error) { return &User{ID: c.Subject}, nil }, nil)

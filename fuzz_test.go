@@ -19,7 +19,7 @@ import (
 // the corpus) still verify.
 func fuzzIssuer(tb testing.TB) (verifier, ecIssuer *guardian.Issuer) {
 	tb.Helper()
-	opts := &guardian.Options{
+	opts := &guardian.IssuerOptions{
 		Issuer:   "https://fuzz.example",
 		Audience: []string{"app"},
 	}
@@ -43,7 +43,7 @@ func fuzzSeeds(tb testing.TB, verifier, ecIssuer *guardian.Issuer) (seeds []stri
 	for _, iss := range []*guardian.Issuer{verifier, ecIssuer} {
 		for _, opts := range []*guardian.IssueOptions{
 			nil,
-			{Type: guardian.Refresh},
+			{Type: guardian.RefreshToken},
 			{Custom: map[string]any{"role": "admin", "tags": []any{"a", 1.5, nil, map[string]any{"x": true}}}},
 		} {
 			tok, err := iss.Issue(ctx, "u1", opts)
@@ -103,7 +103,7 @@ func FuzzVerify(f *testing.F) {
 	}
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, raw string) {
-		c, err := verifier.Verify(ctx, raw, guardian.Access, guardian.Refresh)
+		c, err := verifier.Verify(ctx, raw, guardian.AccessToken, guardian.RefreshToken)
 		if err != nil {
 			if c != nil {
 				t.Fatalf("Verify returned claims with error %v", err)
@@ -137,7 +137,7 @@ func FuzzVerify(f *testing.F) {
 		default:
 			t.Fatalf("Verify accepted a token of kid %v", kid)
 		}
-		again, err := verifier.Verify(ctx, raw, guardian.Access, guardian.Refresh)
+		again, err := verifier.Verify(ctx, raw, guardian.AccessToken, guardian.RefreshToken)
 		if err != nil || !reflect.DeepEqual(c, again) {
 			t.Fatalf("verifying %q again: %+v, %v; first %+v", raw, again, err, c)
 		}
@@ -160,7 +160,7 @@ func FuzzPeek(f *testing.F) {
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, raw string) {
 		h, c, err := verifier.Peek(ctx, raw)
-		verified, verr := verifier.Verify(ctx, raw, guardian.Access, guardian.Refresh)
+		verified, verr := verifier.Verify(ctx, raw, guardian.AccessToken, guardian.RefreshToken)
 		if err != nil {
 			if c != nil || h != (guardian.Header{}) {
 				t.Fatalf("Peek returned a header or claims with error %v", err)

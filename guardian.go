@@ -22,14 +22,14 @@ type Guardian[U any] struct {
 	realm    string
 	scheme   string
 	onError  ErrorHandler
-	cookies  *cookieJar // nil without AuthOptions.Cookies
+	cookies  *cookieJar // nil without GuardianOptions.Cookies
 	logger   *slog.Logger
 	refused  func(*http.Request, error)
 	verified func(*http.Request, *Claims)
 }
 
-// AuthOptions configures a [Guardian]; nil means defaults.
-type AuthOptions[U any] struct {
+// GuardianOptions configures a [Guardian]; nil means defaults.
+type GuardianOptions[U any] struct {
 	// Realm is the realm of WWW-Authenticate challenges. Default: "api".
 	Realm string
 	// Scheme is the authentication scheme: VerifyHeader expects
@@ -69,7 +69,7 @@ type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 // subject names a user in the sub claim (a stable ID, never an email that
 // can change hands); resource loads the user a verified token names, and
 // returns an error wrapping [ErrResourceNotFound] when the user is gone.
-func New[U any](issuer *Issuer, subject func(U) (string, error), resource func(ctx context.Context, c *Claims) (U, error), opts *AuthOptions[U]) (*Guardian[U], error) {
+func New[U any](issuer *Issuer, subject func(U) (string, error), resource func(ctx context.Context, c *Claims) (U, error), opts *GuardianOptions[U]) (*Guardian[U], error) {
 	if issuer == nil || subject == nil || resource == nil {
 		return nil, errors.New("guardian: New needs an issuer, a subject callback and a resource callback")
 	}
@@ -112,16 +112,16 @@ func New[U any](issuer *Issuer, subject func(U) (string, error), resource func(c
 // revocation.
 func (g *Guardian[U]) Issuer() *Issuer { return g.issuer }
 
-// Issue signs a token for user; opts as for [Issuer.Issue]. When
-// opts.Custom is nil, the AuthOptions.Claims callback provides the custom
-// claims.
-func (g *Guardian[U]) Issue(ctx context.Context, user U, opts *IssueOptions) (Token, error) {
+// issue signs a token for user; opts as for [Issuer.Issue]. When
+// opts.Custom is nil, the GuardianOptions.Claims callback provides the
+// custom claims.
+func (g *Guardian[U]) issue(ctx context.Context, user U, opts *IssueOptions) (Token, error) {
 	sub, err := g.subject(user)
 	if err != nil {
 		return Token{}, fmt.Errorf("guardian: subject for user: %w", err)
 	}
 	if sub == "" {
-		return Token{}, errors.New("guardian: the subject callback returned an empty subject")
+		return Token{}, fmt.Errorf("%w: the subject callback returned an empty subject", ErrInvalidID)
 	}
 	if g.claims != nil && (opts == nil || opts.Custom == nil) {
 		custom, err := g.claims(ctx, user)
@@ -138,46 +138,71 @@ func (g *Guardian[U]) Issue(ctx context.Context, user U, opts *IssueOptions) (To
 	return g.issuer.Issue(ctx, sub, opts)
 }
 
-// SignIn issues an access token for user (who has just proven who they
-// are), and returns it with a request whose context carries the token, its
-// claims and user, so [CurrentToken], [CurrentClaims] and
-// [Guardian.CurrentResource] see them. It sets "Authorization: Bearer
-// <token>", "X-Expires: <exp in Unix seconds>" and "Cache-Control: no-store"
-// on w; write the body yourself.
-func (g *Guardian[U]) SignIn(w http.ResponseWriter, r *http.Request, user U) (Token, *http.Request, error) {
-	tok, err := g.Issue(r.Context(), user, nil)
+// SignIn starts a login for user, who has just proven who they are: it
+// issues an access token and a refresh token of a new family, hands them
+// out (see below), and returns them with a request whose context carries
+// the access token, its claims and user, so [CurrentToken], [CurrentClaims]
+// and [Guardian.CurrentResource] see them. Write the body yourself (the
+// tokens, for API clients).
+//
+// On w it sets "Authorization: <scheme> <access token>", "X-Expires: <its
+// exp in Unix seconds>" and "Cache-Control: no-store" (RFC 6749 §5.1), and
+// with GuardianOptions.Cookies, the two cookies. Browsers let scripts of
+// other origins read neither header unless the app's CORS answer lists
+// them in Access-Control-Expose-Headers; guardian never sets it.
+func (g *Guardian[U]) SignIn(w http.ResponseWriter, r *http.Request, user U) (TokenPair, *http.Request, error) {
+	access, err := g.issue(r.Context(), user, nil)
 	if err != nil {
-		return Token{}, r, err
+		return TokenPair{}, r, err
 	}
-	ctx, _ := withState(r.Context(), authState{token: tok.Raw, claims: tok.Claims, resource: user, loaded: true})
-	g.SetTokenHeaders(w, tok)
-	return tok, r.WithContext(ctx), nil
+	refresh, err := g.issue(r.Context(), user, &IssueOptions{Type: RefreshToken, Family: access.Claims.Family})
+	if err != nil {
+		return TokenPair{}, r, err
+	}
+	pair := TokenPair{Access: access, Refresh: refresh}
+	ctx, _ := withState(r.Context(), authState{token: access.Raw, claims: access.Claims, resource: user, loaded: true})
+	g.handOut(w, pair)
+	return pair, r.WithContext(ctx), nil
 }
 
-// SetTokenHeaders sets the headers of a response that hands out tok, as
-// SignIn does: "Authorization: <scheme> <token>", "X-Expires: <exp in Unix
-// seconds>" and "Cache-Control: no-store" (RFC 6749 §5.1). Use it where
-// tokens are handed out otherwise, as after a refresh.
-func (g *Guardian[U]) SetTokenHeaders(w http.ResponseWriter, tok Token) {
+// handOut sets the headers, and the cookies when configured, of a
+// response that hands out pair.
+func (g *Guardian[U]) handOut(w http.ResponseWriter, pair TokenPair) {
 	h := w.Header()
-	h.Set("Authorization", g.scheme+" "+tok.Raw)
-	h.Set("X-Expires", strconv.FormatInt(tok.Claims.ExpiresAt.Unix(), 10))
+	h.Set("Authorization", g.scheme+" "+pair.Access.Raw)
+	h.Set("X-Expires", strconv.FormatInt(pair.Access.Claims.ExpiresAt.Unix(), 10))
 	h.Set("Cache-Control", "no-store")
+	if g.cookies != nil {
+		now := g.issuer.now()
+		g.cookies.set(w, g.cookies.AccessName, g.cookies.Path, pair.Access, now)
+		g.cookies.set(w, g.cookies.RefreshName, g.cookies.RefreshPath, pair.Refresh, now)
+	}
 }
 
-// Refresh rotates the refresh token raw into a new access and refresh
-// pair (see [Issuer.Refresh]: one operation, the old token consumed last),
-// and sets the response headers of the new access token on w, as SignIn
-// does. The user is loaded again through the resource callback, so a user
-// who is gone gets ErrResourceNotFound (401) instead of new tokens, and the
-// custom claims are computed again through AuthOptions.Claims, so a role
-// withdrawn since the login is gone from the new tokens.
-func (g *Guardian[U]) Refresh(w http.ResponseWriter, r *http.Request, raw string) (TokenPair, error) {
+// Refresh rotates the request's refresh token into a new pair, in one
+// operation ([Issuer.Refresh]: the old token is consumed last, and a retry
+// after a lost answer gets the same pair), and hands the pair out as
+// SignIn does. The user is loaded again through the resource callback, so
+// a user who is gone gets ErrResourceNotFound (401) instead of new tokens,
+// and the custom claims are computed again through GuardianOptions.Claims,
+// so a role withdrawn since the login is gone from the new tokens.
+//
+// The refresh token is taken from the refresh cookie (with
+// GuardianOptions.Cookies), else from the body's "refresh_token" member (a
+// JSON object, or a form as in RFC 6749 §6), else from the Authorization
+// header. None at all: ErrMissingToken (401); a body that cannot be read,
+// or a body without refresh_token: ErrMalformedRequest (400
+// invalid_request, as RFC 6749 §5.2 answers a missing parameter).
+func (g *Guardian[U]) Refresh(w http.ResponseWriter, r *http.Request) (TokenPair, error) {
+	raw, err := g.presentedRefreshToken(w, r)
+	if err != nil {
+		return TokenPair{}, err
+	}
 	pair, err := g.issuer.Refresh(r.Context(), raw, &SuccessorOptions{Custom: g.successorClaims})
 	if err != nil {
 		return TokenPair{}, err
 	}
-	g.SetTokenHeaders(w, pair.Access)
+	g.handOut(w, pair)
 	return pair, nil
 }
 
@@ -206,18 +231,24 @@ func (g *Guardian[U]) successorClaims(ctx context.Context, old *Claims) (any, er
 
 // SignOut revokes the request's current token and its family (every token
 // of the same login, refresh tokens included), so that no verifier sharing
-// the Revoker accepts them again. It returns ErrMissingToken when the
+// the Revoker accepts them again, and clears the cookies when
+// GuardianOptions.Cookies is set. It returns ErrMissingToken when the
 // request is not authenticated and ErrNoRevoker without a Revoker.
-func (g *Guardian[U]) SignOut(r *http.Request) error {
+func (g *Guardian[U]) SignOut(w http.ResponseWriter, r *http.Request) error {
 	c, ok := CurrentClaims(r.Context())
 	if !ok {
 		return ErrMissingToken
 	}
-	if err := g.issuer.RevokeClaims(r.Context(), c); err != nil {
+	if err := g.issuer.revokeClaims(r.Context(), c); err != nil {
 		return err
 	}
 	if c.Family != "" {
-		return g.issuer.RevokeFamily(r.Context(), c.Family)
+		if err := g.issuer.RevokeFamily(r.Context(), c.Family); err != nil {
+			return err
+		}
+	}
+	if g.cookies != nil {
+		g.cookies.clear(w)
 	}
 	return nil
 }

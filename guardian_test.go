@@ -11,21 +11,26 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/guardiantest"
 )
 
 func TestSignIn(t *testing.T) {
 	type roles struct {
 		Role string `json:"role"`
 	}
-	gf := newTestGuardian(t, &guardian.Options{Issuer: "https://api.example"}, &guardian.AuthOptions[*member]{
+	gf := newTestGuardian(t, &guardian.IssuerOptions{Issuer: "https://api.example"}, &guardian.GuardianOptions[*member]{
 		Claims: func(_ context.Context, m *member) (any, error) { return roles{Role: "admin-of-" + m.ID}, nil },
 	})
 	u := members["u1"]
 	w := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodPost, "/login", nil)
-	tok, r2, err := gf.g.SignIn(w, r, u)
+	pair, r2, err := gf.g.SignIn(w, r, u)
 	if err != nil {
 		t.Fatalf("SignIn: %v", err)
+	}
+	tok := pair.Access
+	if c := pair.Refresh.Claims; c.Type != guardian.RefreshToken || c.Family != tok.Claims.Family || c.Subject != "u1" {
+		t.Errorf("refresh token claims %+v: want a refresh token of the login's family", c)
 	}
 	h := w.Header()
 	if got, want := h.Get("Authorization"), "Bearer "+tok.Raw; got != want {
@@ -43,7 +48,7 @@ func TestSignIn(t *testing.T) {
 	if raw, ok := guardian.CurrentToken(r2.Context()); !ok || raw != tok.Raw {
 		t.Errorf("CurrentToken = %q, %v; want the new token", raw, ok)
 	}
-	if c, ok := guardian.CurrentClaims(r2.Context()); !ok || c.Subject != "u1" || c.Type != guardian.Access {
+	if c, ok := guardian.CurrentClaims(r2.Context()); !ok || c.Subject != "u1" || c.Type != guardian.AccessToken {
 		t.Errorf("CurrentClaims = %+v, %v", c, ok)
 	}
 	if got, ok := gf.g.CurrentResource(r2.Context()); !ok || got != u {
@@ -58,28 +63,27 @@ func TestSignIn(t *testing.T) {
 	}
 	var got roles
 	if err := c.Custom(&got); err != nil || got.Role != "admin-of-u1" {
-		t.Errorf("custom claims from AuthOptions.Claims = %+v, %v; want admin-of-u1", got, err)
+		t.Errorf("custom claims from GuardianOptions.Claims = %+v, %v; want admin-of-u1", got, err)
 	}
 }
 
 func TestSignInCustomScheme(t *testing.T) {
-	gf := newTestGuardian(t, nil, &guardian.AuthOptions[*member]{Scheme: "Token"})
+	gf := newTestGuardian(t, nil, &guardian.GuardianOptions[*member]{Scheme: "Token"})
 	w := httptest.NewRecorder()
-	tok, _, err := gf.g.SignIn(w, httptest.NewRequest(http.MethodPost, "/login", nil), members["u1"])
+	pair, _, err := gf.g.SignIn(w, httptest.NewRequest(http.MethodPost, "/login", nil), members["u1"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := w.Header().Get("Authorization"); got != "Token "+tok.Raw {
+	if got := w.Header().Get("Authorization"); got != "Token "+pair.Access.Raw {
 		t.Errorf("Authorization = %q, want the Token scheme", got)
 	}
 }
 
-func TestGuardianIssue(t *testing.T) {
-	ctx := context.Background()
+func TestSignInCallbacks(t *testing.T) {
 	errNoSubject := errors.New("user has no ID")
 	errClaims := errors.New("roles unavailable")
 	newG := func(t *testing.T, subject func(*member) (string, error), claims func(context.Context, *member) (any, error)) *guardian.Guardian[*member] {
-		g, err := guardian.New(newFixture(t, nil).issuer, subject, loadMember, &guardian.AuthOptions[*member]{Claims: claims})
+		g, err := guardian.New(newFixture(t, nil).issuer, subject, loadMember, &guardian.GuardianOptions[*member]{Claims: claims})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,21 +91,16 @@ func TestGuardianIssue(t *testing.T) {
 	}
 	roleClaims := func(context.Context, *member) (any, error) { return map[string]string{"role": "from-callback"}, nil }
 
-	t.Run("explicit custom claims beat the callback", func(t *testing.T) {
+	t.Run("the claims callback is in both tokens", func(t *testing.T) {
 		g := newG(t, memberSubject, roleClaims)
-		tok, err := g.Issue(ctx, members["u1"], &guardian.IssueOptions{Custom: map[string]string{"role": "explicit"}, Type: guardian.Refresh})
+		pair, _, err := g.SignIn(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/login", nil), members["u1"])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := roleOf(t, tok.Claims); got != "explicit" || tok.Claims.Type != guardian.Refresh {
-			t.Errorf("role %q, type %s; want explicit, refresh", got, tok.Claims.Type)
-		}
-		tok, err = g.Issue(ctx, members["u1"], &guardian.IssueOptions{Type: guardian.Refresh})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := roleOf(t, tok.Claims); got != "from-callback" || tok.Claims.Type != guardian.Refresh {
-			t.Errorf("role %q, type %s; want from-callback, refresh", got, tok.Claims.Type)
+		for _, tok := range []guardian.Token{pair.Access, pair.Refresh} {
+			if got := roleOf(t, tok.Claims); got != "from-callback" {
+				t.Errorf("%s token role %q, want from-callback", tok.Claims.Type, got)
+			}
 		}
 	})
 	tests := []struct {
@@ -119,18 +118,14 @@ func TestGuardianIssue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			g := newG(t, tt.subject, tt.claims)
-			tok, err := g.Issue(ctx, members["u1"], nil)
-			if err == nil || tok.Raw != "" {
-				t.Fatalf("Issue = %q, %v; want an error", tok.Raw, err)
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest(http.MethodPost, "/login", nil)
+			pair, r2, err := g.SignIn(w, r, members["u1"])
+			if err == nil || pair.Access.Raw != "" {
+				t.Fatalf("SignIn = %q, %v; want an error", pair.Access.Raw, err)
 			}
 			if tt.want != nil && !errors.Is(err, tt.want) {
 				t.Errorf("got %v, want it to wrap %v", err, tt.want)
-			}
-			w := httptest.NewRecorder()
-			r := httptest.NewRequest(http.MethodPost, "/login", nil)
-			_, r2, err := g.SignIn(w, r, members["u1"])
-			if err == nil {
-				t.Fatal("SignIn succeeded, want the same error")
 			}
 			if w.Header().Get("Authorization") != "" || w.Header().Get("X-Expires") != "" {
 				t.Errorf("a failed SignIn set headers: %v", w.Header())
@@ -157,28 +152,22 @@ func signedIn(t *testing.T, g *guardian.Guardian[*member], raw string) *http.Req
 func TestSignOut(t *testing.T) {
 	ctx := context.Background()
 	t.Run("revokes the token and its family", func(t *testing.T) {
-		gf := newTestGuardian(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)}, nil)
+		gf := newTestGuardian(t, &guardian.IssuerOptions{Revoker: guardian.NewMemoryRevoker(nil)}, nil)
 		u := members["u1"]
 		w := httptest.NewRecorder()
-		access, r, err := gf.g.SignIn(w, httptest.NewRequest(http.MethodPost, "/login", nil), u)
+		pair, r, err := gf.g.SignIn(w, httptest.NewRequest(http.MethodPost, "/login", nil), u)
 		if err != nil {
 			t.Fatal(err)
 		}
-		refresh, err := gf.g.Issue(ctx, u, &guardian.IssueOptions{Type: guardian.Refresh, Family: access.Claims.Family})
-		if err != nil {
-			t.Fatal(err)
-		}
-		otherDevice, err := gf.g.Issue(ctx, u, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		access, refresh := pair.Access, pair.Refresh
+		otherDevice := guardiantest.Mint(t, gf.g, u).Access
 		later := signedIn(t, gf.g, access.Raw) // a later request with the token
-		if err := gf.g.SignOut(later); err != nil {
+		if err := gf.g.SignOut(httptest.NewRecorder(), later); err != nil {
 			t.Fatalf("SignOut: %v", err)
 		}
 		_, err = gf.issuer.Verify(ctx, access.Raw)
 		wantTokenErr(t, err, guardian.ErrRevoked)
-		_, err = gf.issuer.Verify(ctx, refresh.Raw, guardian.Refresh)
+		_, err = gf.issuer.Verify(ctx, refresh.Raw, guardian.RefreshToken)
 		wantTokenErr(t, err, guardian.ErrRevoked)
 		_, err = gf.issuer.Refresh(ctx, refresh.Raw, nil)
 		wantTokenErr(t, err, guardian.ErrRevoked)
@@ -186,29 +175,29 @@ func TestSignOut(t *testing.T) {
 			t.Errorf("a token of another login: got %v, want untouched", err)
 		}
 		// SignIn's own request can sign out too.
-		if err := gf.g.SignOut(r); err != nil {
+		if err := gf.g.SignOut(httptest.NewRecorder(), r); err != nil {
 			t.Errorf("SignOut(SignIn's request): %v", err)
 		}
 	})
 	t.Run("without a token", func(t *testing.T) {
-		gf := newTestGuardian(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)}, nil)
+		gf := newTestGuardian(t, &guardian.IssuerOptions{Revoker: guardian.NewMemoryRevoker(nil)}, nil)
 		for name, r := range map[string]*http.Request{
 			"plain request": request(),
 			"bad token":     signedIn(t, gf.g, "x.y.z"),
 		} {
-			if err := gf.g.SignOut(r); !errors.Is(err, guardian.ErrMissingToken) {
+			if err := gf.g.SignOut(httptest.NewRecorder(), r); !errors.Is(err, guardian.ErrMissingToken) {
 				t.Errorf("%s: SignOut = %v, want ErrMissingToken", name, err)
 			}
 		}
 	})
 	t.Run("without a Revoker", func(t *testing.T) {
 		gf := newTestGuardian(t, nil, nil)
-		err := gf.g.SignOut(signedIn(t, gf.g, gf.token(t, "u1", nil)))
+		err := gf.g.SignOut(httptest.NewRecorder(), signedIn(t, gf.g, gf.token(t, "u1", nil)))
 		wantErr(t, err, guardian.ErrNoRevoker)
 	})
 	t.Run("store down", func(t *testing.T) {
-		gf := newTestGuardian(t, &guardian.Options{Revoker: downRevoker{}, RevokerFailOpen: true}, nil)
-		err := gf.g.SignOut(signedIn(t, gf.g, gf.token(t, "u1", nil)))
+		gf := newTestGuardian(t, &guardian.IssuerOptions{Revoker: downRevoker{}, RevokerFailOpen: true}, nil)
+		err := gf.g.SignOut(httptest.NewRecorder(), signedIn(t, gf.g, gf.token(t, "u1", nil)))
 		wantErr(t, err, guardian.ErrUnavailable)
 	})
 }
@@ -220,18 +209,18 @@ func TestNewRefuses(t *testing.T) {
 		issuer   *guardian.Issuer
 		subject  func(*member) (string, error)
 		resource func(context.Context, *guardian.Claims) (*member, error)
-		opts     *guardian.AuthOptions[*member]
+		opts     *guardian.GuardianOptions[*member]
 	}{
 		{name: "nil issuer", subject: memberSubject, resource: loadMember},
 		{name: "nil subject callback", issuer: issuer, resource: loadMember},
 		{name: "nil resource callback", issuer: issuer, subject: memberSubject},
-		{name: "scheme with a space", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.AuthOptions[*member]{Scheme: "Bearer Token"}},
-		{name: "scheme with a colon", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.AuthOptions[*member]{Scheme: "Bearer:"}},
-		{name: "scheme with a line break", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.AuthOptions[*member]{Scheme: "Bearer\r\nSet-Cookie:"}},
-		{name: "realm with a quote", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.AuthOptions[*member]{Realm: `api", error="none`}},
-		{name: "realm with a backslash", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.AuthOptions[*member]{Realm: `a\b`}},
-		{name: "realm with a line break", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.AuthOptions[*member]{Realm: "api\r\nSet-Cookie: x=y"}},
-		{name: "realm with non-ASCII", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.AuthOptions[*member]{Realm: "café"}},
+		{name: "scheme with a space", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.GuardianOptions[*member]{Scheme: "Bearer Token"}},
+		{name: "scheme with a colon", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.GuardianOptions[*member]{Scheme: "Bearer:"}},
+		{name: "scheme with a line break", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.GuardianOptions[*member]{Scheme: "Bearer\r\nSet-Cookie:"}},
+		{name: "realm with a quote", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.GuardianOptions[*member]{Realm: `api", error="none`}},
+		{name: "realm with a backslash", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.GuardianOptions[*member]{Realm: `a\b`}},
+		{name: "realm with a line break", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.GuardianOptions[*member]{Realm: "api\r\nSet-Cookie: x=y"}},
+		{name: "realm with non-ASCII", issuer: issuer, subject: memberSubject, resource: loadMember, opts: &guardian.GuardianOptions[*member]{Realm: "café"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,7 +231,7 @@ func TestNewRefuses(t *testing.T) {
 		})
 	}
 	t.Run("defaults", func(t *testing.T) {
-		g, err := guardian.New(issuer, memberSubject, loadMember, &guardian.AuthOptions[*member]{})
+		g, err := guardian.New(issuer, memberSubject, loadMember, &guardian.GuardianOptions[*member]{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/guardiantest"
 )
 
 // TestSubjectCutoffCoversLeeway: a token issued by a server whose clock runs
@@ -22,8 +23,8 @@ func TestSubjectCutoffCoversLeeway(t *testing.T) {
 	ctx := context.Background()
 	store := guardian.NewMemoryRevoker(nil)
 	defer store.Close()
-	f := newFixture(t, &guardian.Options{Revoker: store, Leeway: 30 * time.Second})
-	ahead := newFixture(t, &guardian.Options{Revoker: store, Leeway: 30 * time.Second})
+	f := newFixture(t, &guardian.IssuerOptions{Revoker: store, Leeway: 30 * time.Second})
+	ahead := newFixture(t, &guardian.IssuerOptions{Revoker: store, Leeway: 30 * time.Second})
 	ahead.clock.Set(t0.Add(20 * time.Second)) // another instance, 20 s ahead
 	tok := ahead.issue(t, "u1", nil)
 	if _, err := f.issuer.Verify(ctx, tok.Raw); err != nil {
@@ -44,7 +45,7 @@ func TestSubjectCutoffCoversLeeway(t *testing.T) {
 // byte strings could spell, that a store cannot hold, or that are too long
 // to index are refused when the token is issued, not found out at logout.
 func TestIssueRefusesUnrevocableIDs(t *testing.T) {
-	f := newFixture(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)})
+	f := newFixture(t, &guardian.IssuerOptions{Revoker: guardian.NewMemoryRevoker(nil)})
 	for _, tt := range []struct {
 		name    string
 		subject string
@@ -79,7 +80,7 @@ func TestIssueRefusesUnrevocableIDs(t *testing.T) {
 // invalid is the caller's mistake, reported as such, never as
 // ErrUnavailable (a 503 that invites retrying forever).
 func TestInvalidRevocationIsNotAnOutage(t *testing.T) {
-	f := newFixture(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)})
+	f := newFixture(t, &guardian.IssuerOptions{Revoker: guardian.NewMemoryRevoker(nil)})
 	for name, err := range map[string]error{
 		"RevokeSubject(invalid UTF-8)": f.issuer.RevokeSubject(context.Background(), "u\xff"),
 		"RevokeFamily(NUL)":            f.issuer.RevokeFamily(context.Background(), "f\x00"),
@@ -99,7 +100,7 @@ func TestInvalidRevocationIsNotAnOutage(t *testing.T) {
 // successor's sub or exp (encoding/json matches names case-insensitively,
 // so copying them would let "Sub" override "sub").
 func TestRefreshIgnoresCaseVariantsOfClaims(t *testing.T) {
-	f := newFixture(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)})
+	f := newFixture(t, &guardian.IssuerOptions{Revoker: guardian.NewMemoryRevoker(nil)})
 	raw := craft(testSecret, defaultHeader, payloadJSON(map[string]any{
 		"typ": "refresh",
 		"Sub": "admin", "EXP": t0.Add(1000 * 24 * time.Hour).Unix(), "Typ": "access",
@@ -156,9 +157,9 @@ func TestRevokerTimeout(t *testing.T) {
 		{name: "configured", timeout: 50 * time.Millisecond, bound: 50 * time.Millisecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			gf := newTestGuardian(t, &guardian.Options{Revoker: hungRevoker{}, RevokerTimeout: tt.timeout}, nil)
+			gf := newTestGuardian(t, &guardian.IssuerOptions{Revoker: hungRevoker{}, RevokerTimeout: tt.timeout}, nil)
 			tok := gf.token(t, "u1", nil)
-			refresh := gf.token(t, "u1", &guardian.IssueOptions{Type: guardian.Refresh})
+			refresh := gf.token(t, "u1", &guardian.IssueOptions{Type: guardian.RefreshToken})
 			ctx := context.Background()
 			for name, call := range map[string]func() error{
 				"Verify":        func() error { _, err := gf.issuer.Verify(ctx, tok); return err },
@@ -192,7 +193,7 @@ func TestRevokerTimeout(t *testing.T) {
 		})
 	}
 	t.Run("negative: no bound", func(t *testing.T) {
-		f := newFixture(t, &guardian.Options{Revoker: hungRevoker{}, RevokerTimeout: -1})
+		f := newFixture(t, &guardian.IssuerOptions{Revoker: hungRevoker{}, RevokerTimeout: -1})
 		tok := f.issue(t, "u1", nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 		defer cancel()
@@ -213,14 +214,14 @@ func TestRouteTypesRuleAfterAnAppWideVerify(t *testing.T) {
 	route := gf.g.VerifyHeader(nil)(gf.g.EnsureAuthenticated(nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reached = true
 	})))
-	app := gf.g.VerifyHeader(&guardian.VerifyOptions{Types: []guardian.TokenType{guardian.Access, guardian.Refresh}})(route)
+	app := gf.g.VerifyHeader(&guardian.VerifyOptions{Types: []guardian.TokenType{guardian.AccessToken, guardian.RefreshToken}})(route)
 	for _, tt := range []struct {
 		name string
 		typ  guardian.TokenType
 		want int
 	}{
-		{name: "access token", typ: guardian.Access, want: http.StatusOK},
-		{name: "refresh token", typ: guardian.Refresh, want: http.StatusUnauthorized},
+		{name: "access token", typ: guardian.AccessToken, want: http.StatusOK},
+		{name: "refresh token", typ: guardian.RefreshToken, want: http.StatusUnauthorized},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			reached = false
@@ -238,19 +239,26 @@ func TestRouteTypesRuleAfterAnAppWideVerify(t *testing.T) {
 	}
 }
 
+// refreshRequest is a refresh request with raw in its JSON body.
+func refreshRequest(raw string) *http.Request {
+	r := httptest.NewRequest("POST", "/refresh", strings.NewReader(`{"refresh_token":"`+raw+`"}`))
+	r.Header.Set("Content-Type", "application/json")
+	return r
+}
+
 // TestGuardianRefreshReloadsTheUser: refresh goes through the user, so a
 // deleted user gets 401 instead of 30 more days of tokens, and a role
 // withdrawn since the login is gone from the new tokens.
 func TestGuardianRefreshReloadsTheUser(t *testing.T) {
 	roles := map[string]string{"u1": "admin", "u2": "admin"}
-	aopts := &guardian.AuthOptions[*member]{Claims: func(ctx context.Context, m *member) (any, error) {
+	aopts := &guardian.GuardianOptions[*member]{Claims: func(ctx context.Context, m *member) (any, error) {
 		return map[string]string{"role": roles[m.ID]}, nil
 	}}
-	gf := newTestGuardian(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)}, aopts)
-	refresh := gf.token(t, "u1", &guardian.IssueOptions{Type: guardian.Refresh})
+	gf := newTestGuardian(t, &guardian.IssuerOptions{Revoker: guardian.NewMemoryRevoker(nil)}, aopts)
+	refresh := guardiantest.Mint(t, gf.g, members["u1"]).Refresh.Raw
 	roles["u1"] = "viewer" // withdrawn after login
 	rec := httptest.NewRecorder()
-	pair, err := gf.g.Refresh(rec, httptest.NewRequest("POST", "/refresh", nil), refresh)
+	pair, err := gf.g.Refresh(rec, refreshRequest(refresh))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,8 +274,8 @@ func TestGuardianRefreshReloadsTheUser(t *testing.T) {
 		t.Errorf("headers %v, want X-Expires and Cache-Control: no-store", rec.Header())
 	}
 
-	gone := gf.token(t, "gone", &guardian.IssueOptions{Type: guardian.Refresh}) // no such member
-	_, err = gf.g.Refresh(httptest.NewRecorder(), httptest.NewRequest("POST", "/refresh", nil), gone)
+	gone := gf.token(t, "gone", &guardian.IssueOptions{Type: guardian.RefreshToken}) // no such member
+	_, err = gf.g.Refresh(httptest.NewRecorder(), refreshRequest(gone))
 	if !errors.Is(err, guardian.ErrResourceNotFound) {
 		t.Fatalf("refresh for a deleted user = %v, want ErrResourceNotFound", err)
 	}
@@ -275,7 +283,7 @@ func TestGuardianRefreshReloadsTheUser(t *testing.T) {
 		t.Errorf("refresh for a deleted user answers %d, want 401", status)
 	}
 	// Refused before consuming: the token is not spent by the refusal.
-	if _, err := gf.issuer.Verify(context.Background(), gone, guardian.Refresh); err != nil {
+	if _, err := gf.issuer.Verify(context.Background(), gone, guardian.RefreshToken); err != nil {
 		t.Errorf("the refused refresh token: %v", err)
 	}
 }

@@ -38,7 +38,7 @@ type IssueOptions struct {
 // maxTypeLength is the longest token type, in bytes.
 const maxTypeLength = 255
 
-// Issue signs a new token for subject: iss and aud from the Options, a
+// Issue signs a new token for subject: iss and aud from the IssuerOptions, a
 // random jti of 128 bits, iat and nbf now, exp after the type's TTL. The
 // AfterIssue hook runs before it returns.
 func (i *Issuer) Issue(ctx context.Context, subject string, opts *IssueOptions) (Token, error) {
@@ -55,7 +55,7 @@ func (i *Issuer) Issue(ctx context.Context, subject string, opts *IssueOptions) 
 	}
 	c := &Claims{Subject: subject, Type: opts.Type, Family: opts.Family, Audience: i.aud}
 	if c.Type == "" {
-		c.Type = Access
+		c.Type = AccessToken
 	}
 	if len(c.Type) > maxTypeLength || CheckID(string(c.Type)) != nil {
 		return Token{}, fmt.Errorf("guardian: Issue: token type %.40q: %w: at most %d bytes of UTF-8 without NUL", c.Type, ErrInvalidID, maxTypeLength)
@@ -65,9 +65,9 @@ func (i *Issuer) Issue(ctx context.Context, subject string, opts *IssueOptions) 
 		return Token{}, fmt.Errorf("guardian: negative TTL %v", ttl)
 	}
 	// Subject and family revocations are kept for the longest type TTL
-	// (see RevokeSubject): a longer-lived token would outlive them.
+	// (see BySubject): a longer-lived token would outlive them.
 	if ttl > i.maxTTL {
-		return Token{}, fmt.Errorf("guardian: TTL %v is longer than the longest token type TTL %v; add a type to Options.TTL", ttl, i.maxTTL)
+		return Token{}, fmt.Errorf("guardian: TTL %v is longer than the longest token type TTL %v; add a type to IssuerOptions.TTL", ttl, i.maxTTL)
 	}
 	custom, err := encodeCustom(opts.Custom)
 	if err != nil {
@@ -82,7 +82,7 @@ func (i *Issuer) issue(ctx context.Context, c *Claims, ttl time.Duration, custom
 	if ttl == 0 {
 		var ok bool
 		if ttl, ok = i.ttl[c.Type]; !ok {
-			return Token{}, fmt.Errorf("guardian: token type %q has no TTL; add it to Options.TTL", c.Type)
+			return Token{}, fmt.Errorf("guardian: token type %q has no TTL; add it to IssuerOptions.TTL", c.Type)
 		}
 	}
 	now := time.Unix(i.now().Unix(), 0)

@@ -12,17 +12,17 @@ const (
 	DefaultAccessTTL    = 15 * time.Minute
 	DefaultRefreshTTL   = 30 * 24 * time.Hour
 	DefaultMaxTokenSize = 8 << 10
-	// DefaultFamilyLifetime is Options.FamilyLifetime when zero.
+	// DefaultFamilyLifetime is IssuerOptions.FamilyLifetime when zero.
 	DefaultFamilyLifetime = 30 * 24 * time.Hour
-	// DefaultRefreshRetryWindow is Options.RefreshRetryWindow when zero.
+	// DefaultRefreshRetryWindow is IssuerOptions.RefreshRetryWindow when zero.
 	DefaultRefreshRetryWindow = 30 * time.Second
-	// DefaultRevokerTimeout is Options.RevokerTimeout when zero.
+	// DefaultRevokerTimeout is IssuerOptions.RevokerTimeout when zero.
 	DefaultRevokerTimeout = 300 * time.Millisecond
 )
 
-// Options configures an [Issuer]. A nil *Options, and every zero field,
+// IssuerOptions configures an [Issuer]. A nil *IssuerOptions, and every zero field,
 // means the documented default.
-type Options struct {
+type IssuerOptions struct {
 	// Issuer is the iss claim set on every token. When non-empty,
 	// verification requires it. Default: none.
 	Issuer string
@@ -119,7 +119,7 @@ type Issuer struct {
 	maxTTL    time.Duration
 	// familyLifetime bounds every family from its auth_time.
 	familyLifetime time.Duration
-	// retryWindow is Options.RefreshRetryWindow; 0 means none.
+	// retryWindow is IssuerOptions.RefreshRetryWindow; 0 means none.
 	retryWindow time.Duration
 	leeway      time.Duration
 	maxSize     int
@@ -133,18 +133,18 @@ type Issuer struct {
 
 // NewIssuer returns an Issuer that signs with keys' signing key and
 // verifies with any key of the set. opts may be nil.
-func NewIssuer(keys *KeySet, opts *Options) (*Issuer, error) {
+func NewIssuer(keys *KeySet, opts *IssuerOptions) (*Issuer, error) {
 	if keys == nil {
 		return nil, fmt.Errorf("%w: nil key set", ErrKey)
 	}
 	if opts == nil {
-		opts = &Options{}
+		opts = &IssuerOptions{}
 	}
 	i := &Issuer{
 		cacheSize:      opts.CacheSize,
 		iss:            opts.Issuer,
 		aud:            append([]string(nil), opts.Audience...),
-		ttl:            map[TokenType]time.Duration{Access: DefaultAccessTTL, Refresh: DefaultRefreshTTL},
+		ttl:            map[TokenType]time.Duration{AccessToken: DefaultAccessTTL, RefreshToken: DefaultRefreshTTL},
 		leeway:         opts.Leeway,
 		maxSize:        opts.MaxTokenSize,
 		now:            opts.Clock,

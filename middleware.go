@@ -36,7 +36,7 @@ type LoadOptions struct {
 type extractor func(r *http.Request) (raw string, found bool, err error)
 
 // VerifyHeader returns middleware that reads "Authorization: <scheme>
-// <token>" (see AuthOptions.Scheme and VerifyOptions.Header), verifies the
+// <token>" (see GuardianOptions.Scheme and VerifyOptions.Header), verifies the
 // token and records the outcome on the request context. It never refuses
 // a request by itself unless RejectInvalid is set: a request without a
 // token, or with another scheme, goes on unauthenticated; a bad token's
@@ -61,20 +61,20 @@ func (g *Guardian[U]) headerToken(name string) extractor {
 			return "", false, nil
 		case 1:
 		default:
-			return "", true, fmt.Errorf("%w: %d %s headers", ErrMalformedHeader, len(values), name)
+			return "", true, fmt.Errorf("%w: %d %s headers", ErrMalformedRequest, len(values), name)
 		}
 		// Split, not Parse: the characters of a token that verifies are
 		// known good, so they are checked only when it does not (below).
 		raw, found, err := authheader.Split(values[0], g.scheme, maxLen)
 		if err != nil {
-			return "", true, fmt.Errorf("%w: want %q followed by one token", ErrMalformedHeader, g.scheme)
+			return "", true, fmt.Errorf("%w: want %q followed by one token", ErrMalformedRequest, g.scheme)
 		}
 		return raw, found, nil
 	}
 }
 
 // cookieToken reads the token of the cookie name. With a cookie jar
-// (AuthOptions.Cookies), an unsafe cross-site request is refused.
+// (GuardianOptions.Cookies), an unsafe cross-site request is refused.
 func (g *Guardian[U]) cookieToken(name string) extractor {
 	return func(r *http.Request) (string, bool, error) {
 		cookies := r.CookiesNamed(name)
@@ -83,7 +83,7 @@ func (g *Guardian[U]) cookieToken(name string) extractor {
 			return "", false, nil
 		case 1:
 		default:
-			return "", true, fmt.Errorf("%w: %d %s cookies", ErrMalformedHeader, len(cookies), name)
+			return "", true, fmt.Errorf("%w: %d %s cookies", ErrMalformedRequest, len(cookies), name)
 		}
 		if g.cookies != nil {
 			if err := g.cookies.checkOrigin(r); err != nil {
@@ -95,7 +95,7 @@ func (g *Guardian[U]) cookieToken(name string) extractor {
 }
 
 // defaultToken is where Authenticated and Optional look: the Authorization
-// header, else, with AuthOptions.Cookies, the access cookie.
+// header, else, with GuardianOptions.Cookies, the access cookie.
 func (g *Guardian[U]) defaultToken() extractor {
 	header := g.headerToken("Authorization")
 	if g.cookies == nil {
@@ -112,7 +112,7 @@ func (g *Guardian[U]) defaultToken() extractor {
 
 // Authenticated returns the middleware of a protected route, with the
 // Guardian's settings: it finds the token (the Authorization header, else
-// the access cookie when AuthOptions.Cookies is set), verifies it, loads
+// the access cookie when GuardianOptions.Cookies is set), verifies it, loads
 // the user for [Guardian.CurrentResource], and refuses through the error
 // handler every request without a valid token and a user. It is
 // VerifyHeader, LoadResource and EnsureAuthenticated, in that order.
@@ -160,7 +160,7 @@ func (g *Guardian[U]) refuse(w http.ResponseWriter, r *http.Request, onFail Erro
 }
 
 // VerifyCookie is VerifyHeader for a token held in the cookie name, for
-// browser apps. With AuthOptions.Cookies set, unsafe cross-site requests
+// browser apps. With GuardianOptions.Cookies set, unsafe cross-site requests
 // are refused with ErrCrossSite (see [CookieOptions]); without, protect
 // such routes from CSRF yourself.
 func (g *Guardian[U]) VerifyCookie(name string, opts *VerifyOptions) func(http.Handler) http.Handler {
@@ -178,7 +178,7 @@ func (g *Guardian[U]) VerifyQuery(param string, opts *VerifyOptions) func(http.H
 			return "", false, nil
 		}
 		if len(values) != 1 {
-			return "", true, fmt.Errorf("%w: %d %s parameters", ErrMalformedHeader, len(values), param)
+			return "", true, fmt.Errorf("%w: %d %s parameters", ErrMalformedRequest, len(values), param)
 		}
 		return g.bareToken(values[0], "parameter "+param)
 	})
@@ -187,7 +187,7 @@ func (g *Guardian[U]) VerifyQuery(param string, opts *VerifyOptions) func(http.H
 // bareToken checks a token that comes without a scheme.
 func (g *Guardian[U]) bareToken(raw, where string) (string, bool, error) {
 	if len(raw) > g.issuer.maxSize || !authheader.IsToken68(raw) {
-		return "", true, fmt.Errorf("%w: %s does not hold a token", ErrMalformedHeader, where)
+		return "", true, fmt.Errorf("%w: %s does not hold a token", ErrMalformedRequest, where)
 	}
 	return raw, true, nil
 }
@@ -227,7 +227,7 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 				if st.claims, err = g.issuer.Verify(ctx, raw, types...); err == nil {
 					st.token = raw
 				} else if !authheader.IsToken68(raw) {
-					st.err = fmt.Errorf("%w: the token has characters outside token68", ErrMalformedHeader)
+					st.err = fmt.Errorf("%w: the token has characters outside token68", ErrMalformedRequest)
 				} else {
 					st.err = err
 				}

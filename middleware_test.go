@@ -81,15 +81,15 @@ func errorCode(t *testing.T, w *httptest.ResponseRecorder) string {
 // TestRFC6750Answers checks the table of DESIGN.md, "Errors on the wire".
 func TestRFC6750Answers(t *testing.T) {
 	rev := guardian.NewMemoryRevoker(nil)
-	gf := newTestGuardian(t, &guardian.Options{Revoker: rev}, nil)
-	down := newTestGuardian(t, &guardian.Options{Revoker: downRevoker{}}, nil)
+	gf := newTestGuardian(t, &guardian.IssuerOptions{Revoker: rev}, nil)
+	down := newTestGuardian(t, &guardian.IssuerOptions{Revoker: downRevoker{}}, nil)
 	valid := gf.token(t, "u1", nil)
 	revoked := gf.token(t, "u1", nil)
 	if err := gf.issuer.Revoke(context.Background(), revoked); err != nil {
 		t.Fatal(err)
 	}
 	expired := gf.token(t, "u1", &guardian.IssueOptions{TTL: time.Second})
-	refresh := gf.token(t, "u1", &guardian.IssueOptions{Type: guardian.Refresh})
+	refresh := gf.token(t, "u1", &guardian.IssueOptions{Type: guardian.RefreshToken})
 	forged := valid[:len(valid)-4] + "AAAA"
 	gf.clock.Advance(2 * time.Second)
 
@@ -235,7 +235,7 @@ func TestVerifyHeaderOptions(t *testing.T) {
 		}
 	})
 	t.Run("custom scheme", func(t *testing.T) {
-		gf := newTestGuardian(t, nil, &guardian.AuthOptions[*member]{Scheme: "Token"})
+		gf := newTestGuardian(t, nil, &guardian.GuardianOptions[*member]{Scheme: "Token"})
 		tok := gf.token(t, "u1", nil)
 		h := chain(new(probe).handler(gf.g), gf.g.VerifyHeader(nil), gf.g.EnsureAuthenticated(nil))
 		tests := []struct {
@@ -260,7 +260,7 @@ func TestVerifyHeaderOptions(t *testing.T) {
 		}
 	})
 	t.Run("custom realm", func(t *testing.T) {
-		gf := newTestGuardian(t, nil, &guardian.AuthOptions[*member]{Realm: "Example Corp's API"})
+		gf := newTestGuardian(t, nil, &guardian.GuardianOptions[*member]{Realm: "Example Corp's API"})
 		h := chain(new(probe).handler(gf.g), gf.g.VerifyHeader(nil), gf.g.EnsureAuthenticated(nil))
 		if got, want := serve(h, request()).Header().Get("WWW-Authenticate"), `Bearer realm="Example Corp's API"`; got != want {
 			t.Errorf("WWW-Authenticate = %q, want %q", got, want)
@@ -271,9 +271,9 @@ func TestVerifyHeaderOptions(t *testing.T) {
 	})
 	t.Run("types", func(t *testing.T) {
 		gf := newTestGuardian(t, nil, nil)
-		refresh := gf.token(t, "u1", &guardian.IssueOptions{Type: guardian.Refresh})
+		refresh := gf.token(t, "u1", &guardian.IssueOptions{Type: guardian.RefreshToken})
 		access := gf.token(t, "u1", nil)
-		h := chain(new(probe).handler(gf.g), gf.g.VerifyHeader(&guardian.VerifyOptions{Types: []guardian.TokenType{guardian.Refresh}}), gf.g.EnsureAuthenticated(nil))
+		h := chain(new(probe).handler(gf.g), gf.g.VerifyHeader(&guardian.VerifyOptions{Types: []guardian.TokenType{guardian.RefreshToken}}), gf.g.EnsureAuthenticated(nil))
 		if w := serve(h, request("Bearer "+refresh)); w.Code != 200 {
 			t.Errorf("refresh token on a refresh route: %d, want 200", w.Code)
 		}
@@ -300,7 +300,7 @@ func TestRejectInvalid(t *testing.T) {
 		{name: "reject: bad token", reject: true, auth: []string{"Bearer " + tok + "x"}, status: 401},
 		{name: "reject: malformed", reject: true, auth: []string{"Bearer"}, status: 400},
 		{name: "record: bad token", auth: []string{"Bearer " + tok + "x"}, status: 200, reached: true, wantReason: guardian.ErrInvalidSignature},
-		{name: "record: malformed", auth: []string{"Bearer a b"}, status: 200, reached: true, wantReason: guardian.ErrMalformedHeader},
+		{name: "record: malformed", auth: []string{"Bearer a b"}, status: 200, reached: true, wantReason: guardian.ErrMalformedRequest},
 		{name: "record: none", status: 200, reached: true},
 	}
 	for _, tt := range tests {
@@ -482,8 +482,8 @@ func TestLoadResource(t *testing.T) {
 }
 
 func TestEnsureAuthenticatedOnFail(t *testing.T) {
-	gf := newTestGuardian(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)}, nil)
-	down := newTestGuardian(t, &guardian.Options{Revoker: downRevoker{}}, nil)
+	gf := newTestGuardian(t, &guardian.IssuerOptions{Revoker: guardian.NewMemoryRevoker(nil)}, nil)
+	down := newTestGuardian(t, &guardian.IssuerOptions{Revoker: downRevoker{}}, nil)
 	revoked := gf.token(t, "u1", nil)
 	if err := gf.issuer.Revoke(context.Background(), revoked); err != nil {
 		t.Fatal(err)
@@ -498,11 +498,11 @@ func TestEnsureAuthenticatedOnFail(t *testing.T) {
 	}{
 		{name: "no token", gf: gf, want: []error{guardian.ErrMissingToken}},
 		{name: "another scheme", gf: gf, auth: []string{"Basic eDp5"}, want: []error{guardian.ErrMissingToken}},
-		{name: "malformed", gf: gf, auth: []string{"Bearer a b"}, want: []error{guardian.ErrMalformedHeader}},
+		{name: "malformed", gf: gf, auth: []string{"Bearer a b"}, want: []error{guardian.ErrMalformedRequest}},
 		{name: "forged", gf: gf, auth: []string{"Bearer " + revoked[:len(revoked)-2] + "AA"}, want: []error{guardian.ErrInvalidToken, guardian.ErrInvalidSignature}},
 		{name: "expired", gf: gf, auth: []string{"Bearer " + expired}, want: []error{guardian.ErrInvalidToken, guardian.ErrExpired}},
 		{name: "revoked", gf: gf, auth: []string{"Bearer " + revoked}, want: []error{guardian.ErrInvalidToken, guardian.ErrRevoked}},
-		{name: "wrong type", gf: gf, auth: []string{"Bearer " + gf.token(t, "u1", &guardian.IssueOptions{Type: guardian.Refresh})}, want: []error{guardian.ErrInvalidToken, guardian.ErrTokenType}},
+		{name: "wrong type", gf: gf, auth: []string{"Bearer " + gf.token(t, "u1", &guardian.IssueOptions{Type: guardian.RefreshToken})}, want: []error{guardian.ErrInvalidToken, guardian.ErrTokenType}},
 		{name: "revoker down", gf: down, auth: []string{"Bearer " + down.token(t, "u1", nil)}, want: []error{guardian.ErrUnavailable}},
 	}
 	for _, tt := range tests {

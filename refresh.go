@@ -37,12 +37,12 @@ type SuccessorOptions struct {
 //
 // A retry is safe even when the failure came after the store had consumed
 // raw (its answer lost, or the pair lost on its way to the client): within
-// Options.RefreshRetryWindow of the first attempt, and as long as the new
+// IssuerOptions.RefreshRetryWindow of the first attempt, and as long as the new
 // refresh token has not been used, Refresh hands out the same pair again:
 // tokens with the same jti, which are revoked, consumed and detected
 // together. Concurrent refreshes of one token get that same pair too.
 //
-// A family lives Options.FamilyLifetime from its auth_time: the new tokens
+// A family lives IssuerOptions.FamilyLifetime from its auth_time: the new tokens
 // expire by then, and past it Refresh refuses with ErrExpired.
 //
 // Any other refresh token presented again after it was consumed or revoked
@@ -51,7 +51,7 @@ type SuccessorOptions struct {
 // With a [TokenConsumer] (every store of this repository) that holds even
 // for concurrent requests.
 func (i *Issuer) Refresh(ctx context.Context, raw string, opts *SuccessorOptions) (TokenPair, error) {
-	old, err := i.verify(ctx, raw, []TokenType{Refresh})
+	old, err := i.verify(ctx, raw, []TokenType{RefreshToken})
 	if err != nil {
 		if errors.Is(err, ErrRevoked) && old != nil {
 			return i.retry(ctx, old, opts, err)
@@ -68,7 +68,7 @@ func (i *Issuer) Refresh(ctx context.Context, raw string, opts *SuccessorOptions
 	// The retry marker goes first: a consume that lands is always
 	// preceded by one, so its retry is recognized.
 	if i.retryWindow > 0 {
-		if err := i.record(ctx, Revocation{Kind: RevokeToken, ID: retryMarker(old.ID), At: i.now(), TTL: i.retryWindow}); err != nil {
+		if err := i.record(ctx, Revocation{Kind: ByToken, ID: retryMarker(old.ID), At: i.now(), TTL: i.retryWindow}); err != nil {
 			return TokenPair{}, err
 		}
 	}
@@ -91,11 +91,11 @@ func (i *Issuer) successors(ctx context.Context, old *Claims, opts *SuccessorOpt
 	if err != nil {
 		return TokenPair{}, err
 	}
-	access, err := i.successor(ctx, old, Access, successorID(old.ID, Access), custom)
+	access, err := i.successor(ctx, old, AccessToken, successorID(old.ID, AccessToken), custom)
 	if err != nil {
 		return TokenPair{}, err
 	}
-	refresh, err := i.successor(ctx, old, Refresh, successorID(old.ID, Refresh), custom)
+	refresh, err := i.successor(ctx, old, RefreshToken, successorID(old.ID, RefreshToken), custom)
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -113,7 +113,7 @@ func (i *Issuer) successors(ctx context.Context, old *Claims, opts *SuccessorOpt
 // its successor refresh token has not been used. Anything else is reuse:
 // the family is revoked.
 func (i *Issuer) retry(ctx context.Context, old *Claims, opts *SuccessorOptions, cause error) (TokenPair, error) {
-	if i.retryWindow > 0 && old.Type == Refresh {
+	if i.retryWindow > 0 && old.Type == RefreshToken {
 		ok, err := i.isRetry(ctx, old)
 		if err != nil {
 			return TokenPair{}, err
@@ -144,7 +144,7 @@ func (i *Issuer) isRetry(ctx context.Context, old *Claims) (bool, error) {
 	if marked, err := ask(&Claims{ID: retryMarker(old.ID), IssuedAt: old.IssuedAt}); err != nil || !marked {
 		return false, err
 	}
-	used, err := ask(&Claims{ID: successorID(old.ID, Refresh), IssuedAt: old.IssuedAt})
+	used, err := ask(&Claims{ID: successorID(old.ID, RefreshToken), IssuedAt: old.IssuedAt})
 	return !used, err
 }
 
@@ -155,7 +155,7 @@ func successorID(oldID string, typ TokenType) string {
 }
 
 // retryMarker is the ID of the record that marks old as being refreshed,
-// for Options.RefreshRetryWindow.
+// for IssuerOptions.RefreshRetryWindow.
 func retryMarker(oldID string) string {
 	return "retry." + derivedID("guardian retry\x00"+oldID)
 }
@@ -168,7 +168,7 @@ func derivedID(s string) string {
 // reused answers a refresh with a revoked token: a refresh token's family
 // is revoked as a whole. It returns cause, joined with any failure to revoke.
 func (i *Issuer) reused(ctx context.Context, old *Claims, cause error) error {
-	if old.Type != Refresh || old.Family == "" {
+	if old.Type != RefreshToken || old.Family == "" {
 		return cause
 	}
 	if err := i.RevokeFamily(ctx, old.Family); err != nil {
@@ -227,7 +227,7 @@ func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType, id s
 	}
 	ttl, ok := i.ttl[typ]
 	if !ok {
-		return Token{}, fmt.Errorf("guardian: token type %q has no TTL; add it to Options.TTL", typ)
+		return Token{}, fmt.Errorf("guardian: token type %q has no TTL; add it to IssuerOptions.TTL", typ)
 	}
 	left := authTime.Add(i.familyLifetime).Sub(time.Unix(i.now().Unix(), 0))
 	if left < time.Second {

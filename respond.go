@@ -11,7 +11,7 @@ import (
 // RFC 6750 error code (empty when the answer carries none):
 //
 //	ErrMissingToken          401 ""  (a challenge without error code)
-//	ErrMalformedHeader       400 invalid_request
+//	ErrMalformedRequest       400 invalid_request
 //	ErrInvalidToken (any), ErrResourceNotFound
 //	                         401 invalid_token
 //	ErrInsufficientScope     403 insufficient_scope
@@ -23,7 +23,7 @@ func ErrorStatus(err error) (status int, code string) {
 	switch {
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable, "temporarily_unavailable"
-	case errors.Is(err, ErrMalformedHeader):
+	case errors.Is(err, ErrMalformedRequest):
 		return http.StatusBadRequest, "invalid_request"
 	case errors.Is(err, ErrMissingToken):
 		return http.StatusUnauthorized, ""

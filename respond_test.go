@@ -43,8 +43,8 @@ func TestErrorStatus(t *testing.T) {
 		code   string
 	}{
 		{name: "missing token", err: guardian.ErrMissingToken, status: 401, code: ""},
-		{name: "malformed header", err: guardian.ErrMalformedHeader, status: 400, code: "invalid_request"},
-		{name: "wrapped malformed header", err: fmt.Errorf("%w: 2 headers", guardian.ErrMalformedHeader), status: 400, code: "invalid_request"},
+		{name: "malformed header", err: guardian.ErrMalformedRequest, status: 400, code: "invalid_request"},
+		{name: "wrapped malformed header", err: fmt.Errorf("%w: 2 headers", guardian.ErrMalformedRequest), status: 400, code: "invalid_request"},
 		{name: "invalid token", err: guardian.ErrInvalidToken, status: 401, code: "invalid_token"},
 		{name: "expired token", err: tokenFailure(t, guardian.ErrExpired), status: 401, code: "invalid_token"},
 		{name: "bad signature", err: tokenFailure(t, guardian.ErrInvalidSignature), status: 401, code: "invalid_token"},
@@ -69,7 +69,7 @@ func TestErrorStatus(t *testing.T) {
 }
 
 func TestDefaultErrorHandler(t *testing.T) {
-	gf := newTestGuardian(t, nil, &guardian.AuthOptions[*member]{Realm: "shop", Scheme: "Bearer"})
+	gf := newTestGuardian(t, nil, &guardian.GuardianOptions[*member]{Realm: "shop", Scheme: "Bearer"})
 	tests := []struct {
 		name      string
 		err       error
@@ -79,8 +79,8 @@ func TestDefaultErrorHandler(t *testing.T) {
 		desc      string
 	}{
 		{name: "no token", err: guardian.ErrMissingToken, status: 401, challenge: `Bearer realm="shop"`, code: "unauthorized", desc: "no token"},
-		{name: "malformed header", err: fmt.Errorf("%w: \"Bearer\" then junk", guardian.ErrMalformedHeader), status: 400,
-			challenge: `Bearer realm="shop", error="invalid_request", error_description="malformed authorization header"`, code: "invalid_request", desc: "malformed authorization header"},
+		{name: "malformed header", err: fmt.Errorf("%w: \"Bearer\" then junk", guardian.ErrMalformedRequest), status: 400,
+			challenge: `Bearer realm="shop", error="invalid_request", error_description="malformed request"`, code: "invalid_request", desc: "malformed request"},
 		{name: "expired", err: tokenFailure(t, guardian.ErrExpired), status: 401,
 			challenge: `Bearer realm="shop", error="invalid_token", error_description="token expired"`, code: "invalid_token", desc: "token expired"},
 		{name: "resource gone", err: fmt.Errorf("user 42: %w", guardian.ErrResourceNotFound), status: 401,

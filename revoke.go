@@ -29,8 +29,8 @@ import (
 //     leeway twice, so issuers sharing a store need only agree with each
 //     other within their Leeway.
 //   - Revoked reports whether c is revoked: its ID (jti) was revoked with
-//     [RevokeToken], its Family with [RevokeFamily], or its Subject with
-//     [RevokeSubject] at a cut-off At such that c.IssuedAt is not after At
+//     [ByToken], its Family with [ByFamily], or its Subject with
+//     [BySubject] at a cut-off At such that c.IssuedAt is not after At
 //     in whole seconds (see [SubjectCutoffCovers]). Tokens issued in the
 //     same second as a subject revocation are revoked too: iat has whole
 //     seconds, and the safe side of the doubt is to refuse.
@@ -40,7 +40,7 @@ import (
 //     a non-nil error, and the token is refused. It never answers false
 //     because of a failure.
 //   - Both methods are safe for concurrent use and return once ctx is done:
-//     the Issuer bounds every call (Options.RevokerTimeout), and a store
+//     the Issuer bounds every call (IssuerOptions.RevokerTimeout), and a store
 //     that outlives the bound only delays the answer it cannot give.
 //
 // Stores may refuse tokens they never saw (an allow-list): Revoked may
@@ -60,7 +60,7 @@ type Revoker interface {
 // both pass. Every store of this repository implements it.
 type TokenConsumer interface {
 	Revoker
-	// Consume records r, which is of kind RevokeToken, and reports whether
+	// Consume records r, which is of kind ByToken, and reports whether
 	// this call recorded it: false, with a nil error, when the token was
 	// already revoked. Like Revoke, a nil error means r is durable.
 	Consume(ctx context.Context, r Revocation) (first bool, err error)
@@ -70,24 +70,24 @@ type TokenConsumer interface {
 type RevocationKind uint8
 
 const (
-	// RevokeToken revokes the one token whose jti is the Revocation's ID.
-	RevokeToken RevocationKind = iota + 1
-	// RevokeSubject revokes every token of the subject ID issued at or
+	// ByToken revokes the one token whose jti is the Revocation's ID.
+	ByToken RevocationKind = iota + 1
+	// BySubject revokes every token of the subject ID issued at or
 	// before At ("log out everywhere", a password change).
-	RevokeSubject
-	// RevokeFamily revokes every token of the family ID: all tokens rotated
+	BySubject
+	// ByFamily revokes every token of the family ID: all tokens rotated
 	// from one login.
-	RevokeFamily
+	ByFamily
 )
 
 // String returns "token", "subject" or "family".
 func (k RevocationKind) String() string {
 	switch k {
-	case RevokeToken:
+	case ByToken:
 		return "token"
-	case RevokeSubject:
+	case BySubject:
 		return "subject"
-	case RevokeFamily:
+	case ByFamily:
 		return "family"
 	}
 	return fmt.Sprintf("RevocationKind(%d)", uint8(k))
@@ -110,7 +110,7 @@ type Revocation struct {
 	// ID is a jti, a sub or a family, by Kind. See [CheckID].
 	ID string
 	// At is when the revocation takes effect, on the revoking issuer's
-	// clock. For RevokeSubject it is the cut-off: tokens with iat at or
+	// clock. For BySubject it is the cut-off: tokens with iat at or
 	// before At (in whole seconds) are revoked; stores compare it with iat
 	// only, never with their own clock. Other kinds carry it for logs.
 	At time.Time
@@ -123,17 +123,17 @@ type Revocation struct {
 
 // Validate reports whether r can be recorded: a known Kind, an ID that
 // [CheckID] accepts, a TTL in (0, MaxRevocationTTL], and At for
-// RevokeSubject. Its errors wrap [ErrInvalidRevocation]. Stores call it
+// BySubject. Its errors wrap [ErrInvalidRevocation]. Stores call it
 // first in Revoke and Consume.
 func (r Revocation) Validate() error {
 	switch {
-	case r.Kind < RevokeToken || r.Kind > RevokeFamily:
+	case r.Kind < ByToken || r.Kind > ByFamily:
 		return fmt.Errorf("%w: unknown kind %d", ErrInvalidRevocation, r.Kind)
 	case r.TTL <= 0:
 		return fmt.Errorf("%w: %s revocation with TTL %v; it must be positive", ErrInvalidRevocation, r.Kind, r.TTL)
 	case r.TTL > MaxRevocationTTL:
 		return fmt.Errorf("%w: %s revocation with TTL %v, longer than %v", ErrInvalidRevocation, r.Kind, r.TTL, MaxRevocationTTL)
-	case r.Kind == RevokeSubject && r.At.IsZero():
+	case r.Kind == BySubject && r.At.IsZero():
 		return fmt.Errorf("%w: subject revocation without At", ErrInvalidRevocation)
 	}
 	if err := CheckID(r.ID); err != nil {
@@ -184,12 +184,12 @@ func (i *Issuer) Revoke(ctx context.Context, raw string) error {
 	if err := i.validate(c, []TokenType{c.Type}, false); err != nil {
 		return err
 	}
-	return i.RevokeClaims(ctx, c)
+	return i.revokeClaims(ctx, c)
 }
 
-// RevokeClaims revokes the token c describes (by jti) for as long as it
+// revokeClaims revokes the token c describes (by jti) for as long as it
 // could be accepted, after the OnRevoke hook.
-func (i *Issuer) RevokeClaims(ctx context.Context, c *Claims) error {
+func (i *Issuer) revokeClaims(ctx context.Context, c *Claims) error {
 	_, err := i.revokeToken(ctx, c, nil)
 	return err
 }
@@ -215,7 +215,7 @@ func (i *Issuer) revokeToken(ctx context.Context, c *Claims, consumer TokenConsu
 	if ttl <= 0 {
 		return true, nil
 	}
-	r := Revocation{Kind: RevokeToken, ID: c.ID, At: now, TTL: ttl}
+	r := Revocation{Kind: ByToken, ID: c.ID, At: now, TTL: ttl}
 	if consumer == nil {
 		return true, i.record(ctx, r)
 	}
@@ -231,7 +231,7 @@ func (i *Issuer) revokeToken(ctx context.Context, c *Claims, consumer TokenConsu
 	return first, nil
 }
 
-// RevokeSubject revokes every token of subject issued until now, including
+// BySubject revokes every token of subject issued until now, including
 // this very second ("log out everywhere", after a password change). The
 // cut-off lies one leeway ahead: a token issued by a server whose clock runs
 // up to that much ahead of this one's is revoked too, and so, for that
@@ -243,13 +243,13 @@ func (i *Issuer) RevokeSubject(ctx context.Context, subject string) error {
 	// hence the second) and accepted until its exp plus a leeway, by a
 	// clock up to a leeway behind.
 	ttl := i.maxTTL + 3*i.leeway + time.Second
-	return i.record(ctx, Revocation{Kind: RevokeSubject, ID: subject, At: cutoff, TTL: ttl})
+	return i.record(ctx, Revocation{Kind: BySubject, ID: subject, At: cutoff, TTL: ttl})
 }
 
-// RevokeFamily revokes every token of a family: all the tokens issued from
+// ByFamily revokes every token of a family: all the tokens issued from
 // one login, refreshed or exchanged.
 func (i *Issuer) RevokeFamily(ctx context.Context, family string) error {
-	return i.record(ctx, Revocation{Kind: RevokeFamily, ID: family, At: i.now(), TTL: i.maxTTL + 2*i.leeway})
+	return i.record(ctx, Revocation{Kind: ByFamily, ID: family, At: i.now(), TTL: i.maxTTL + 2*i.leeway})
 }
 
 // record hands r to the Revoker, within the Revoker timeout.

@@ -76,11 +76,11 @@ func (m *MemoryRevoker) Revoke(ctx context.Context, r Revocation) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch r.Kind {
-	case RevokeToken:
+	case ByToken:
 		m.tokens.put(r.ID, later(m.tokens.m[r.ID], until))
-	case RevokeFamily:
+	case ByFamily:
 		m.families.put(r.ID, later(m.families.m[r.ID], until))
-	case RevokeSubject:
+	case BySubject:
 		old := m.subjects.m[r.ID]
 		m.subjects.put(r.ID, subjectCut{at: later(old.at, r.At), until: later(old.until, until)})
 	}
@@ -97,7 +97,7 @@ func (m *MemoryRevoker) Consume(ctx context.Context, r Revocation) (bool, error)
 	if err := r.Validate(); err != nil {
 		return false, err
 	}
-	if r.Kind != RevokeToken {
+	if r.Kind != ByToken {
 		return false, fmt.Errorf("%w: Consume takes token revocations, got %s", ErrInvalidRevocation, r.Kind)
 	}
 	now := m.now()

@@ -46,7 +46,7 @@ func TestMemoryRevokerSweepsOnATimer(t *testing.T) {
 	m := guardian.NewMemoryRevoker(&guardian.MemoryRevokerOptions{Clock: clock.Now, SweepInterval: 5 * time.Millisecond})
 	defer m.Close()
 	ctx := context.Background()
-	for i, kind := range []guardian.RevocationKind{guardian.RevokeToken, guardian.RevokeFamily, guardian.RevokeSubject} {
+	for i, kind := range []guardian.RevocationKind{guardian.ByToken, guardian.ByFamily, guardian.BySubject} {
 		if err := m.Revoke(ctx, guardian.Revocation{Kind: kind, ID: "id", At: t0, TTL: time.Duration(i+1) * time.Minute}); err != nil {
 			t.Fatal(err)
 		}
@@ -80,11 +80,11 @@ func TestMemoryRevokerGivesMemoryBack(t *testing.T) {
 	}
 	before := heap()
 	for i := range n {
-		if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: fmt.Sprintf("jti-%07d", i), At: t0, TTL: time.Minute}); err != nil {
+		if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: fmt.Sprintf("jti-%07d", i), At: t0, TTL: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: "survivor", At: t0, TTL: time.Hour}); err != nil {
+	if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: "survivor", At: t0, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	full := heap()
@@ -106,7 +106,7 @@ func TestMemoryRevokerClose(t *testing.T) {
 	clock := newSettable(t0)
 	m := guardian.NewMemoryRevoker(&guardian.MemoryRevokerOptions{Clock: clock.Now, SweepInterval: time.Millisecond})
 	ctx := context.Background()
-	if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: "a", At: t0, TTL: time.Minute}); err != nil {
+	if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: "a", At: t0, TTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Close(); err != nil {
@@ -121,7 +121,7 @@ func TestMemoryRevokerClose(t *testing.T) {
 	if got := m.Len(); got != 0 {
 		t.Fatalf("Len() after Sweep = %d, want 0", got)
 	}
-	if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: "b", At: t0, TTL: time.Minute}); err != nil {
+	if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: "b", At: t0, TTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := m.Revoked(ctx, &guardian.Claims{ID: "b"}); !got {

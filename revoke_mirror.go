@@ -92,7 +92,7 @@ func (m *Mirror) Consume(ctx context.Context, r Revocation) (bool, error) {
 	if err := r.Validate(); err != nil {
 		return false, err
 	}
-	if r.Kind != RevokeToken {
+	if r.Kind != ByToken {
 		return false, fmt.Errorf("%w: Consume takes token revocations, got %s", ErrInvalidRevocation, r.Kind)
 	}
 	m.mu.Lock()
@@ -122,17 +122,17 @@ func (m *MemoryRevoker) Live(ctx context.Context, fn func(Revocation) error) err
 	m.mu.RLock()
 	for id, until := range m.tokens.m {
 		if until.After(now) {
-			live = append(live, Revocation{Kind: RevokeToken, ID: id, At: now, TTL: until.Sub(now)})
+			live = append(live, Revocation{Kind: ByToken, ID: id, At: now, TTL: until.Sub(now)})
 		}
 	}
 	for id, until := range m.families.m {
 		if until.After(now) {
-			live = append(live, Revocation{Kind: RevokeFamily, ID: id, At: now, TTL: until.Sub(now)})
+			live = append(live, Revocation{Kind: ByFamily, ID: id, At: now, TTL: until.Sub(now)})
 		}
 	}
 	for id, cut := range m.subjects.m {
 		if cut.until.After(now) {
-			live = append(live, Revocation{Kind: RevokeSubject, ID: id, At: cut.at, TTL: cut.until.Sub(now)})
+			live = append(live, Revocation{Kind: BySubject, ID: id, At: cut.at, TTL: cut.until.Sub(now)})
 		}
 	}
 	m.mu.RUnlock()

@@ -36,7 +36,7 @@ func TestMirrorLoadsAndWritesThrough(t *testing.T) {
 	ctx := context.Background()
 	store := &failingStore{MemoryRevoker: guardian.NewMemoryRevoker(nil)}
 	now := testclock.Now()
-	before := guardian.Revocation{Kind: guardian.RevokeFamily, ID: "fam-before", At: now, TTL: time.Hour}
+	before := guardian.Revocation{Kind: guardian.ByFamily, ID: "fam-before", At: now, TTL: time.Hour}
 	if err := store.Revoke(ctx, before); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestMirrorLoadsAndWritesThrough(t *testing.T) {
 	}
 
 	// A write goes to the store: a new mirror over it (a restart) sees it.
-	if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: "jti-1", At: now, TTL: time.Hour}); err != nil {
+	if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: "jti-1", At: now, TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	restarted, err := guardian.NewMirror(ctx, store, nil)
@@ -62,13 +62,13 @@ func TestMirrorLoadsAndWritesThrough(t *testing.T) {
 
 	// A failed store write is not made visible in memory.
 	store.fail = true
-	if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: "jti-2", At: now, TTL: time.Hour}); err == nil {
+	if err := m.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: "jti-2", At: now, TTL: time.Hour}); err == nil {
 		t.Fatal("Revoke succeeded while the store failed")
 	}
 	if got, _ := m.Revoked(ctx, &guardian.Claims{ID: "jti-2"}); got {
 		t.Fatal("a revocation the store refused is visible in memory, and would vanish on restart")
 	}
-	if first, err := m.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: "jti-3", At: now, TTL: time.Hour}); err == nil || first {
+	if first, err := m.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: "jti-3", At: now, TTL: time.Hour}); err == nil || first {
 		t.Fatalf("Consume while the store fails = %v, %v; want an error", first, err)
 	}
 }

@@ -30,7 +30,7 @@ func rfc7515Issuer(t *testing.T, now time.Time) *guardian.Issuer {
 		t.Fatalf("decode the RFC's k: %v", err)
 	}
 	key := mustHMACKey(t, "", guardian.HS256, secret)
-	return mustIssuer(t, mustKeySet(t, key), &guardian.Options{
+	return mustIssuer(t, mustKeySet(t, key), &guardian.IssuerOptions{
 		Issuer: "joe",
 		Clock:  func() time.Time { return now },
 	})
@@ -84,7 +84,7 @@ func TestRFC7515AppendixA1(t *testing.T) {
 	t.Run("another issuer", func(t *testing.T) {
 		other := rfc7515Issuer(t, exp.Add(-time.Hour))
 		secret, _ := base64.RawURLEncoding.DecodeString(rfc7515A1Key)
-		strict := mustIssuer(t, mustKeySet(t, mustHMACKey(t, "", guardian.HS256, secret)), &guardian.Options{
+		strict := mustIssuer(t, mustKeySet(t, mustHMACKey(t, "", guardian.HS256, secret)), &guardian.IssuerOptions{
 			Issuer: "jane",
 			Clock:  func() time.Time { return exp.Add(-time.Hour) },
 		})
@@ -97,7 +97,7 @@ func TestRFC7515AppendixA1(t *testing.T) {
 	t.Run("one bit of the key changed", func(t *testing.T) {
 		secret, _ := base64.RawURLEncoding.DecodeString(rfc7515A1Key)
 		secret[0] ^= 1
-		wrong := mustIssuer(t, mustKeySet(t, mustHMACKey(t, "", guardian.HS256, secret)), &guardian.Options{
+		wrong := mustIssuer(t, mustKeySet(t, mustHMACKey(t, "", guardian.HS256, secret)), &guardian.IssuerOptions{
 			Clock: func() time.Time { return exp.Add(-time.Second) },
 		})
 		_, err := wrong.Verify(ctx, rfc7515A1Token, "")

@@ -154,8 +154,8 @@ func (i *Issuer) validate(c *Claims, types []TokenType, checkTimes bool) error {
 // checkType reports whether c's type is one of types (none: access only).
 func checkType(c *Claims, types []TokenType) error {
 	if len(types) == 0 {
-		if c.Type != Access {
-			return invalidf(ErrTokenType, "want %s", Access)
+		if c.Type != AccessToken {
+			return invalidf(ErrTokenType, "want %s", AccessToken)
 		}
 	} else if !slices.Contains(types, c.Type) {
 		return invalidf(ErrTokenType, "want one of %v", types)

@@ -20,7 +20,7 @@ import (
 
 func TestAlgNoneRefused(t *testing.T) {
 	f := newFixture(t, nil)
-	noID := mustIssuer(t, mustKeySet(t, mustHMACKey(t, "", guardian.HS256, testSecret)), &guardian.Options{Clock: f.clock.Now})
+	noID := mustIssuer(t, mustKeySet(t, mustHMACKey(t, "", guardian.HS256, testSecret)), &guardian.IssuerOptions{Clock: f.clock.Now})
 	payload := b64(payloadJSON(nil))
 	header := func(alg, kid string) string {
 		h := map[string]string{"alg": alg, "typ": "JWT"}
@@ -397,8 +397,8 @@ func craftOfLength(t *testing.T, n int, header string) string {
 func TestTokenSizeBound(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, nil)
-	small := newFixture(t, &guardian.Options{MaxTokenSize: 600})
-	large := newFixture(t, &guardian.Options{MaxTokenSize: 1 << 20})
+	small := newFixture(t, &guardian.IssuerOptions{MaxTokenSize: 600})
+	large := newFixture(t, &guardian.IssuerOptions{MaxTokenSize: 1 << 20})
 	atDefault := craftOfLength(t, guardian.DefaultMaxTokenSize, defaultHeader)
 	overDefault := craftOfLength(t, guardian.DefaultMaxTokenSize+1, defaultHeader)
 	// A token over the bound whose header would be refused for another
@@ -437,14 +437,14 @@ func TestOptionsValidated(t *testing.T) {
 	keys := mustKeySet(t, mustHMACKey(t, "k", guardian.HS256, testSecret))
 	tests := []struct {
 		name string
-		opts guardian.Options
+		opts guardian.IssuerOptions
 	}{
-		{name: "negative leeway", opts: guardian.Options{Leeway: -time.Second}},
-		{name: "negative MaxTokenSize", opts: guardian.Options{MaxTokenSize: -1}},
-		{name: "zero TTL", opts: guardian.Options{TTL: map[guardian.TokenType]time.Duration{guardian.Access: 0}}},
-		{name: "negative TTL", opts: guardian.Options{TTL: map[guardian.TokenType]time.Duration{"api": -time.Minute}}},
-		{name: "TTL for the empty type", opts: guardian.Options{TTL: map[guardian.TokenType]time.Duration{"": time.Minute}}},
-		{name: "empty audience", opts: guardian.Options{Audience: []string{"a", ""}}},
+		{name: "negative leeway", opts: guardian.IssuerOptions{Leeway: -time.Second}},
+		{name: "negative MaxTokenSize", opts: guardian.IssuerOptions{MaxTokenSize: -1}},
+		{name: "zero TTL", opts: guardian.IssuerOptions{TTL: map[guardian.TokenType]time.Duration{guardian.AccessToken: 0}}},
+		{name: "negative TTL", opts: guardian.IssuerOptions{TTL: map[guardian.TokenType]time.Duration{"api": -time.Minute}}},
+		{name: "TTL for the empty type", opts: guardian.IssuerOptions{TTL: map[guardian.TokenType]time.Duration{"": time.Minute}}},
+		{name: "empty audience", opts: guardian.IssuerOptions{Audience: []string{"a", ""}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -544,7 +544,7 @@ func TestTimeClaims(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			now := tt.now
-			f := newFixture(t, &guardian.Options{Leeway: tt.leeway, Clock: func() time.Time { return now }})
+			f := newFixture(t, &guardian.IssuerOptions{Leeway: tt.leeway, Clock: func() time.Time { return now }})
 			_, err := f.issuer.Verify(ctx, craft(testSecret, defaultHeader, payloadJSON(tt.set, tt.drop...)))
 			wantTokenErr(t, err, tt.want)
 		})
@@ -554,7 +554,7 @@ func TestTimeClaims(t *testing.T) {
 // TestIssuedTokensExpire checks exp as Issue writes it, on the fixture clock.
 func TestIssuedTokensExpire(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, &guardian.Options{Leeway: 5 * time.Second})
+	f := newFixture(t, &guardian.IssuerOptions{Leeway: 5 * time.Second})
 	tok := f.issue(t, "u1", nil)
 	f.clock.Advance(guardian.DefaultAccessTTL + 4*time.Second)
 	if _, err := f.issuer.Verify(ctx, tok.Raw); err != nil {
@@ -571,7 +571,7 @@ func TestIssuedTokensExpire(t *testing.T) {
 	strict := newFixture(t, nil)
 	_, err = strict.issuer.Verify(ctx, early.Raw)
 	wantTokenErr(t, err, guardian.ErrNotYetValid)
-	lenient := newFixture(t, &guardian.Options{Leeway: 6 * time.Second})
+	lenient := newFixture(t, &guardian.IssuerOptions{Leeway: 6 * time.Second})
 	if _, err := lenient.issuer.Verify(ctx, early.Raw); err != nil {
 		t.Fatalf("clock skew within the leeway: got %v, want nil", err)
 	}
@@ -584,21 +584,21 @@ func TestIssuerAndAudienceChecked(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		opts guardian.Options
+		opts guardian.IssuerOptions
 		raw  string
 		want error
 	}{
 		{name: "no issuer configured: any iss", raw: raw(map[string]any{"iss": "https://elsewhere.example"})},
-		{name: "iss matches", opts: guardian.Options{Issuer: "https://a.example"}, raw: raw(map[string]any{"iss": "https://a.example"})},
-		{name: "iss differs", opts: guardian.Options{Issuer: "https://a.example"}, raw: raw(map[string]any{"iss": "https://b.example"}), want: guardian.ErrIssuer},
-		{name: "iss differs in case", opts: guardian.Options{Issuer: "https://a.example"}, raw: raw(map[string]any{"iss": "https://A.example"}), want: guardian.ErrIssuer},
-		{name: "iss missing", opts: guardian.Options{Issuer: "https://a.example"}, raw: raw(nil), want: guardian.ErrIssuer},
-		{name: "aud: one of several matches", opts: guardian.Options{Audience: []string{"x", "y"}}, raw: raw(map[string]any{"aud": []string{"z", "y"}})},
-		{name: "aud: string matches", opts: guardian.Options{Audience: []string{"x", "y"}}, raw: raw(map[string]any{"aud": "x"})},
-		{name: "aud: no match", opts: guardian.Options{Audience: []string{"x", "y"}}, raw: raw(map[string]any{"aud": []string{"z", "w"}}), want: guardian.ErrAudience},
-		{name: "aud: differs in case", opts: guardian.Options{Audience: []string{"x"}}, raw: raw(map[string]any{"aud": "X"}), want: guardian.ErrAudience},
-		{name: "aud: missing while configured", opts: guardian.Options{Audience: []string{"x"}}, raw: raw(nil), want: guardian.ErrAudience},
-		{name: "aud: empty array while configured", opts: guardian.Options{Audience: []string{"x"}}, raw: raw(map[string]any{"aud": []string{}}), want: guardian.ErrAudience},
+		{name: "iss matches", opts: guardian.IssuerOptions{Issuer: "https://a.example"}, raw: raw(map[string]any{"iss": "https://a.example"})},
+		{name: "iss differs", opts: guardian.IssuerOptions{Issuer: "https://a.example"}, raw: raw(map[string]any{"iss": "https://b.example"}), want: guardian.ErrIssuer},
+		{name: "iss differs in case", opts: guardian.IssuerOptions{Issuer: "https://a.example"}, raw: raw(map[string]any{"iss": "https://A.example"}), want: guardian.ErrIssuer},
+		{name: "iss missing", opts: guardian.IssuerOptions{Issuer: "https://a.example"}, raw: raw(nil), want: guardian.ErrIssuer},
+		{name: "aud: one of several matches", opts: guardian.IssuerOptions{Audience: []string{"x", "y"}}, raw: raw(map[string]any{"aud": []string{"z", "y"}})},
+		{name: "aud: string matches", opts: guardian.IssuerOptions{Audience: []string{"x", "y"}}, raw: raw(map[string]any{"aud": "x"})},
+		{name: "aud: no match", opts: guardian.IssuerOptions{Audience: []string{"x", "y"}}, raw: raw(map[string]any{"aud": []string{"z", "w"}}), want: guardian.ErrAudience},
+		{name: "aud: differs in case", opts: guardian.IssuerOptions{Audience: []string{"x"}}, raw: raw(map[string]any{"aud": "X"}), want: guardian.ErrAudience},
+		{name: "aud: missing while configured", opts: guardian.IssuerOptions{Audience: []string{"x"}}, raw: raw(nil), want: guardian.ErrAudience},
+		{name: "aud: empty array while configured", opts: guardian.IssuerOptions{Audience: []string{"x"}}, raw: raw(map[string]any{"aud": []string{}}), want: guardian.ErrAudience},
 		{name: "aud: named while none configured", raw: raw(map[string]any{"aud": "x"}), want: guardian.ErrAudience},
 		{name: "aud: array named while none configured", raw: raw(map[string]any{"aud": []string{"x", "y"}}), want: guardian.ErrAudience},
 		{name: "aud: empty string while none configured", raw: raw(map[string]any{"aud": ""}), want: guardian.ErrAudience},
@@ -614,9 +614,9 @@ func TestIssuerAndAudienceChecked(t *testing.T) {
 
 func TestTokenTypeChecked(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, &guardian.Options{TTL: map[guardian.TokenType]time.Duration{"api": time.Hour}})
+	f := newFixture(t, &guardian.IssuerOptions{TTL: map[guardian.TokenType]time.Duration{"api": time.Hour}})
 	access := f.issue(t, "u1", nil)
-	refresh := f.issue(t, "u1", &guardian.IssueOptions{Type: guardian.Refresh})
+	refresh := f.issue(t, "u1", &guardian.IssueOptions{Type: guardian.RefreshToken})
 	api := f.issue(t, "u1", &guardian.IssueOptions{Type: "api"})
 	untyped := craft(testSecret, defaultHeader, payloadJSON(nil, "typ"))
 	tests := []struct {
@@ -629,10 +629,10 @@ func TestTokenTypeChecked(t *testing.T) {
 		{name: "refresh at the default", raw: refresh.Raw, want: guardian.ErrTokenType},
 		{name: "app type at the default", raw: api.Raw, want: guardian.ErrTokenType},
 		{name: "no typ at the default", raw: untyped, want: guardian.ErrTokenType},
-		{name: "refresh where refresh is accepted", raw: refresh.Raw, types: []guardian.TokenType{guardian.Refresh}},
-		{name: "access where refresh only is accepted", raw: access.Raw, types: []guardian.TokenType{guardian.Refresh}, want: guardian.ErrTokenType},
-		{name: "either accepted: access", raw: access.Raw, types: []guardian.TokenType{guardian.Access, guardian.Refresh}},
-		{name: "either accepted: refresh", raw: refresh.Raw, types: []guardian.TokenType{guardian.Access, guardian.Refresh}},
+		{name: "refresh where refresh is accepted", raw: refresh.Raw, types: []guardian.TokenType{guardian.RefreshToken}},
+		{name: "access where refresh only is accepted", raw: access.Raw, types: []guardian.TokenType{guardian.RefreshToken}, want: guardian.ErrTokenType},
+		{name: "either accepted: access", raw: access.Raw, types: []guardian.TokenType{guardian.AccessToken, guardian.RefreshToken}},
+		{name: "either accepted: refresh", raw: refresh.Raw, types: []guardian.TokenType{guardian.AccessToken, guardian.RefreshToken}},
 		{name: "app type accepted", raw: api.Raw, types: []guardian.TokenType{"api"}},
 		{name: "app type, case differs", raw: api.Raw, types: []guardian.TokenType{"API"}, want: guardian.ErrTokenType},
 		{name: "no typ where the empty type is accepted", raw: untyped, types: []guardian.TokenType{""}},
@@ -648,7 +648,7 @@ func TestTokenTypeChecked(t *testing.T) {
 func TestRevocationChecks(t *testing.T) {
 	ctx := context.Background()
 	t.Run("jti and iat required", func(t *testing.T) {
-		f := newFixture(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)})
+		f := newFixture(t, &guardian.IssuerOptions{Revoker: guardian.NewMemoryRevoker(nil)})
 		tests := []struct {
 			name string
 			drop []string
@@ -673,7 +673,7 @@ func TestRevocationChecks(t *testing.T) {
 		}
 	})
 	t.Run("revoked", func(t *testing.T) {
-		f := newFixture(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)})
+		f := newFixture(t, &guardian.IssuerOptions{Revoker: guardian.NewMemoryRevoker(nil)})
 		tok := f.issue(t, "u1", nil)
 		other := f.issue(t, "u1", nil)
 		if err := f.issuer.Revoke(ctx, tok.Raw); err != nil {
@@ -686,7 +686,7 @@ func TestRevocationChecks(t *testing.T) {
 		}
 	})
 	t.Run("store down fails closed", func(t *testing.T) {
-		f := newFixture(t, &guardian.Options{Revoker: downRevoker{}})
+		f := newFixture(t, &guardian.IssuerOptions{Revoker: downRevoker{}})
 		tok := f.issue(t, "u1", nil)
 		_, err := f.issuer.Verify(ctx, tok.Raw)
 		wantErr(t, err, guardian.ErrUnavailable, errStoreDown)
@@ -695,7 +695,7 @@ func TestRevocationChecks(t *testing.T) {
 		}
 	})
 	t.Run("store down, fail open", func(t *testing.T) {
-		f := newFixture(t, &guardian.Options{Revoker: downRevoker{}, RevokerFailOpen: true})
+		f := newFixture(t, &guardian.IssuerOptions{Revoker: downRevoker{}, RevokerFailOpen: true})
 		tok := f.issue(t, "u1", nil)
 		if _, err := f.issuer.Verify(ctx, tok.Raw); err != nil {
 			t.Fatalf("RevokerFailOpen: got %v, want nil", err)
@@ -705,7 +705,7 @@ func TestRevocationChecks(t *testing.T) {
 		wantTokenErr(t, err, guardian.ErrInvalidToken)
 	})
 	t.Run("canceled context fails closed", func(t *testing.T) {
-		f := newFixture(t, &guardian.Options{Revoker: guardian.NewMemoryRevoker(nil)})
+		f := newFixture(t, &guardian.IssuerOptions{Revoker: guardian.NewMemoryRevoker(nil)})
 		tok := f.issue(t, "u1", nil)
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
@@ -719,7 +719,7 @@ func TestRevocationChecks(t *testing.T) {
 // key set are still checked every time.
 func TestVerifiedTokenCache(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, &guardian.Options{CacheSize: 64, Revoker: guardian.NewMemoryRevoker(nil)})
+	f := newFixture(t, &guardian.IssuerOptions{CacheSize: 64, Revoker: guardian.NewMemoryRevoker(nil)})
 	verify := func(raw string, types ...guardian.TokenType) error {
 		_, err := f.issuer.Verify(ctx, raw, types...)
 		return err
@@ -734,7 +734,7 @@ func TestVerifiedTokenCache(t *testing.T) {
 	sig := mustB64(t, s)
 	sig[0] ^= 1
 	wantTokenErr(t, verify(h+"."+p+"."+base64.RawURLEncoding.EncodeToString(sig)), guardian.ErrInvalidSignature)
-	wantTokenErr(t, verify(tok.Raw, guardian.Refresh), guardian.ErrTokenType)
+	wantTokenErr(t, verify(tok.Raw, guardian.RefreshToken), guardian.ErrTokenType)
 	if err := f.issuer.Revoke(ctx, tok.Raw); err != nil {
 		t.Fatal(err)
 	}

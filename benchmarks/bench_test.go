@@ -53,7 +53,7 @@ func BenchmarkMemoryRevoked(b *testing.B) {
 		b.Fatal(err)
 	}
 	m := guardian.NewMemoryRevoker(nil)
-	iss, err := guardian.NewIssuer(keys, &guardian.Options{Issuer: issuer, Audience: []string{audience}, Revoker: m})
+	iss, err := guardian.NewIssuer(keys, &guardian.IssuerOptions{Issuer: issuer, Audience: []string{audience}, Revoker: m})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func guardianChain(f *algFixture, cacheSize int) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	iss, err := guardian.NewIssuer(keys, &guardian.Options{
+	iss, err := guardian.NewIssuer(keys, &guardian.IssuerOptions{
 		Issuer:    issuer,
 		Audience:  []string{audience},
 		Revoker:   guardian.NewMemoryRevoker(nil),

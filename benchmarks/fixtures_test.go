@@ -131,10 +131,10 @@ func newAlgFixture(alg guardian.Algorithm) (*algFixture, error) {
 		if err != nil {
 			return "", err
 		}
-		i, err := guardian.NewIssuer(keys, &guardian.Options{
+		i, err := guardian.NewIssuer(keys, &guardian.IssuerOptions{
 			Issuer:   iss,
 			Audience: []string{aud},
-			TTL:      map[guardian.TokenType]time.Duration{guardian.Access: time.Hour},
+			TTL:      map[guardian.TokenType]time.Duration{guardian.AccessToken: time.Hour},
 			Clock:    func() time.Time { return at },
 		})
 		if err != nil {

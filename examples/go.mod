@@ -3,7 +3,9 @@ module github.com/guardian-go/guardian/examples
 go 1.26.0
 
 require (
+	github.com/go-chi/chi/v5 v5.5.0
 	github.com/go-sql-driver/mysql v1.10.1
+	github.com/gorilla/mux v1.8.1
 	github.com/guardian-go/guardian v0.0.0-00010101000000-000000000000
 	github.com/guardian-go/guardian/redisstore v0.0.0-00010101000000-000000000000
 	github.com/guardian-go/guardian/sqlstore v0.0.0-00010101000000-000000000000

@@ -32,7 +32,7 @@ type TB interface {
 
 // NewIssuer returns an Issuer that signs with a random HS256 key made for
 // this test. opts may be nil.
-func NewIssuer(tb TB, opts *guardian.Options) *guardian.Issuer {
+func NewIssuer(tb TB, opts *guardian.IssuerOptions) *guardian.Issuer {
 	tb.Helper()
 	secret := make([]byte, 32)
 	rand.Read(secret)
@@ -51,29 +51,47 @@ func NewIssuer(tb TB, opts *guardian.Options) *guardian.Issuer {
 	return issuer
 }
 
-// Mint issues a token for user through g, as SignIn would, and fails the
-// test on error. opts may be nil (an access token).
-func Mint[U any](tb TB, g *guardian.Guardian[U], user U, opts *guardian.IssueOptions) guardian.Token {
+// Mint signs user in through g, as a login would, and returns the access
+// and refresh tokens (the Guardian's claims callback included). It fails
+// the test on error.
+func Mint[U any](tb TB, g *guardian.Guardian[U], user U) guardian.TokenPair {
 	tb.Helper()
-	tok, err := g.Issue(context.Background(), user, opts)
-	if err != nil {
-		tb.Fatalf("guardiantest: mint a token: %v", err)
-	}
-	return tok
+	return MintContext(tb, context.Background(), g, user)
 }
 
-// Authorize sets "Authorization: Bearer <token>" on r, with a fresh access
+// MintContext is Mint with a context, for callbacks that read it.
+func MintContext[U any](tb TB, ctx context.Context, g *guardian.Guardian[U], user U) guardian.TokenPair {
+	tb.Helper()
+	pair, _, err := g.SignIn(httptest.NewRecorder(), httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil), user)
+	if err != nil {
+		tb.Fatalf("guardiantest: mint tokens: %v", err)
+	}
+	return pair
+}
+
+// Authorize sets the Authorization header of r as the Guardian's clients
+// send it ("<scheme> <access token>", the Guardian's scheme), with a fresh
 // token for user.
 func Authorize[U any](tb TB, r *http.Request, g *guardian.Guardian[U], user U) {
 	tb.Helper()
-	r.Header.Set("Authorization", "Bearer "+Mint(tb, g, user, nil).Raw)
+	w := httptest.NewRecorder()
+	if _, _, err := g.SignIn(w, httptest.NewRequestWithContext(r.Context(), http.MethodPost, "/", nil), user); err != nil {
+		tb.Fatalf("guardiantest: mint tokens: %v", err)
+	}
+	r.Header.Set("Authorization", w.Header().Get("Authorization"))
 }
 
 // NewRequest returns an httptest request carrying a fresh access token for
 // user.
 func NewRequest[U any](tb TB, g *guardian.Guardian[U], user U, method, target string, body io.Reader) *http.Request {
 	tb.Helper()
-	r := httptest.NewRequest(method, target, body)
+	return NewRequestWithContext(tb, context.Background(), g, user, method, target, body)
+}
+
+// NewRequestWithContext is NewRequest with a context.
+func NewRequestWithContext[U any](tb TB, ctx context.Context, g *guardian.Guardian[U], user U, method, target string, body io.Reader) *http.Request {
+	tb.Helper()
+	r := httptest.NewRequestWithContext(ctx, method, target, body)
 	Authorize(tb, r, g, user)
 	return r
 }

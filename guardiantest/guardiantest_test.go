@@ -43,7 +43,7 @@ func (f *fakeTB) Fatalf(format string, args ...any) {
 func TestNewIssuer(t *testing.T) {
 	ctx := context.Background()
 	clock := guardiantest.NewClock(testclock.Now().Truncate(time.Second))
-	issuer := guardiantest.NewIssuer(t, &guardian.Options{Issuer: "test", Clock: clock.Now})
+	issuer := guardiantest.NewIssuer(t, &guardian.IssuerOptions{Issuer: "test", Clock: clock.Now})
 	tok, err := issuer.Issue(ctx, "u1", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestNewIssuer(t *testing.T) {
 		t.Error("NewIssuer(nil options) = nil")
 	}
 	fake := &fakeTB{}
-	guardiantest.NewIssuer(fake, &guardian.Options{Leeway: -time.Second})
+	guardiantest.NewIssuer(fake, &guardian.IssuerOptions{Leeway: -time.Second})
 	if len(fake.failed) == 0 {
 		t.Error("NewIssuer with bad options did not fail the test")
 	}
@@ -77,19 +77,49 @@ func TestMint(t *testing.T) {
 	ctx := context.Background()
 	issuer := guardiantest.NewIssuer(t, nil)
 	g := newGuardian(t, issuer)
-	tok := guardiantest.Mint(t, g, &user{ID: "u7"}, nil)
-	c, err := issuer.Verify(ctx, tok.Raw)
-	if err != nil || c.Subject != "u7" || c.Type != guardian.Access {
-		t.Fatalf("minted token: %+v, %v", c, err)
+	pair := guardiantest.Mint(t, g, &user{ID: "u7"})
+	c, err := issuer.Verify(ctx, pair.Access.Raw)
+	if err != nil || c.Subject != "u7" || c.Type != guardian.AccessToken {
+		t.Fatalf("minted access token: %+v, %v", c, err)
 	}
-	refresh := guardiantest.Mint(t, g, &user{ID: "u7"}, &guardian.IssueOptions{Type: guardian.Refresh})
-	if _, err := issuer.Verify(ctx, refresh.Raw, guardian.Refresh); err != nil {
-		t.Fatalf("minted refresh token: %v", err)
+	if c, err := issuer.Verify(ctx, pair.Refresh.Raw, guardian.RefreshToken); err != nil || c.Family != pair.Access.Claims.Family {
+		t.Fatalf("minted refresh token: %+v, %v; want one of the same login", c, err)
+	}
+	type key struct{}
+	var seen any
+	g2, err := guardian.New(issuer,
+		func(u *user) (string, error) { return u.ID, nil },
+		func(_ context.Context, c *guardian.Claims) (*user, error) { return &user{ID: c.Subject}, nil },
+		&guardian.GuardianOptions[*user]{Claims: func(ctx context.Context, u *user) (any, error) { seen = ctx.Value(key{}); return nil, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	guardiantest.MintContext(t, context.WithValue(ctx, key{}, "v"), g2, &user{ID: "u7"})
+	if seen != "v" {
+		t.Errorf("the claims callback saw ctx value %v, want the MintContext one", seen)
 	}
 	fake := &fakeTB{}
-	guardiantest.Mint(fake, g, &user{ID: ""}, nil)
+	guardiantest.Mint(fake, g, &user{ID: ""})
 	if len(fake.failed) == 0 {
 		t.Error("Mint for a user without subject did not fail the test")
+	}
+}
+
+// TestAuthorizeUsesTheScheme: a Guardian with its own scheme gets requests
+// with that scheme (the kit used to write "Bearer" whatever the Guardian).
+func TestAuthorizeUsesTheScheme(t *testing.T) {
+	issuer := guardiantest.NewIssuer(t, nil)
+	g, err := guardian.New(issuer,
+		func(u *user) (string, error) { return u.ID, nil },
+		func(_ context.Context, c *guardian.Claims) (*user, error) { return &user{ID: c.Subject}, nil },
+		&guardian.GuardianOptions[*user]{Scheme: "Token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	g.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).ServeHTTP(rec, guardiantest.NewRequest(t, g, &user{ID: "u1"}, "GET", "/", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("a kit request to a Guardian with scheme Token: %d, want 200", rec.Code)
 	}
 }
 
@@ -143,7 +173,7 @@ func TestClock(t *testing.T) {
 	}
 
 	// Expiry follows the clock.
-	issuer := guardiantest.NewIssuer(t, &guardian.Options{Clock: c.Now})
+	issuer := guardiantest.NewIssuer(t, &guardian.IssuerOptions{Clock: c.Now})
 	tok, err := issuer.Issue(context.Background(), "u1", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +204,7 @@ func TestNewRevoker(t *testing.T) {
 	clock := guardiantest.NewClock(testclock.Now().Add(-3 * 365 * 24 * time.Hour)) // anywhere
 	revoker := guardiantest.NewRevoker(clock)
 	defer revoker.Close()
-	issuer := guardiantest.NewIssuer(t, &guardian.Options{Clock: clock.Now, Revoker: revoker, Leeway: time.Second})
+	issuer := guardiantest.NewIssuer(t, &guardian.IssuerOptions{Clock: clock.Now, Revoker: revoker, Leeway: time.Second})
 	tok, err := issuer.Issue(ctx, "u1", nil)
 	if err != nil {
 		t.Fatal(err)

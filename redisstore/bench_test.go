@@ -57,9 +57,9 @@ func fill(b *testing.B, r guardian.Revoker) {
 	now := testclock.Now()
 	for range 100 {
 		c := claims()
-		mustRevoke(b, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: now, TTL: time.Hour})
-		mustRevoke(b, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: now, TTL: time.Hour})
-		mustRevoke(b, r, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: now, TTL: time.Hour})
+		mustRevoke(b, r, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: now, TTL: time.Hour})
+		mustRevoke(b, r, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: now, TTL: time.Hour})
+		mustRevoke(b, r, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: now, TTL: time.Hour})
 	}
 }
 

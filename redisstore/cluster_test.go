@@ -73,7 +73,7 @@ func TestClusterSpreadsKeys(t *testing.T) {
 		t.Logf("MGET across slots: %v (why the Store pipelines GETs on a Cluster)", err)
 	}
 	wantRevoked(t, s, c, false, "a fresh token")
-	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: c.IssuedAt, TTL: time.Hour})
+	mustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: c.IssuedAt, TTL: time.Hour})
 	wantRevoked(t, s, c, true, "a token of a revoked subject")
 }
 
@@ -101,14 +101,14 @@ func TestClusterWaitReplicas(t *testing.T) {
 		s, _ := newStoreOn(t, client, &redisstore.Options{WaitReplicas: replicas, WaitTimeout: time.Second})
 		for range 10 { // keys on different primaries
 			c := claims()
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: testclock.Now(), TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: testclock.Now(), TTL: time.Hour})
 			wantRevoked(t, s, c, true, "a token revoked with WaitReplicas")
 		}
 	}
 	s, _ := newStoreOn(t, client, &redisstore.Options{WaitReplicas: 100, WaitTimeout: 100 * time.Millisecond})
 	c := claims()
-	if err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour}); !errors.Is(err, redisstore.ErrNotReplicated) {
+	if err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour}); !errors.Is(err, redisstore.ErrNotReplicated) {
 		t.Errorf("Revoke waiting for 100 replicas = %v, want ErrNotReplicated", err)
 	}
 }

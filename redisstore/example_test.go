@@ -34,7 +34,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	opts := &guardian.Options{Revoker: store}
+	opts := &guardian.IssuerOptions{Revoker: store}
 	_ = opts // pass to guardian.NewIssuer with the app's keys
 }
 
@@ -59,7 +59,7 @@ func ExampleStore_Revoked() {
 	// Log out everywhere: every token of user-42 issued until now. (An
 	// Issuer's RevokeSubject does this, and computes the TTL for you.)
 	err = store.Revoke(context.Background(), guardian.Revocation{
-		Kind: guardian.RevokeSubject,
+		Kind: guardian.BySubject,
 		ID:   claims.Subject,
 		At:   time.Now(), // the cut-off, compared with iat only
 		// How long Redis keeps the record, from when it receives it: the

@@ -164,7 +164,7 @@ func claims() *guardian.Claims {
 	now := testclock.Now()
 	return &guardian.Claims{
 		Subject:   newID("sub"),
-		Type:      guardian.Access,
+		Type:      guardian.AccessToken,
 		ID:        newID("jti"),
 		Family:    newID("fam"),
 		IssuedAt:  now.Truncate(time.Second),

@@ -74,7 +74,7 @@ func TestOutage(t *testing.T) {
 			// cannot cut off.
 			s, _ := newStoreOn(t, tt.client, &redisstore.Options{KeyPrefix: testPrefix(t, direct)})
 			revoked, fresh := claims(), claims()
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
 			wantRevoked(t, s, revoked, true, "a revoked token, before the outage")
 
 			for _, mode := range []struct {
@@ -106,7 +106,7 @@ func TestOutage(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), deadline)
 				start := time.Now()
-				err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: newID("jti"), At: testclock.Now(), TTL: time.Hour})
+				err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: newID("jti"), At: testclock.Now(), TTL: time.Hour})
 				cancel()
 				if err == nil {
 					t.Errorf("%s: Revoke = nil while Redis is unreachable, want an error", mode.name)
@@ -116,7 +116,7 @@ func TestOutage(t *testing.T) {
 				}
 				ctx, cancel = context.WithTimeout(context.Background(), deadline)
 				start = time.Now()
-				first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: newID("jti"), At: testclock.Now(), TTL: time.Hour})
+				first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: newID("jti"), At: testclock.Now(), TTL: time.Hour})
 				cancel()
 				if err == nil || first {
 					t.Errorf("%s: Consume = %v, %v while Redis is unreachable, want false and an error", mode.name, first, err)
@@ -153,7 +153,7 @@ func TestStallUnderLoad(t *testing.T) {
 			client := newClient(t, viaProxy)
 			s, _ := newStoreOn(t, client, &redisstore.Options{KeyPrefix: testPrefix(t, newClient(t, opts))})
 			revoked := claims()
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
 
 			proxy.Set(faultproxy.Stall)
 			const callers = 32
@@ -234,7 +234,7 @@ func TestHungServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	revoked, fresh := claims(), claims()
-	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
+	mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
 	wantRevoked(t, s, revoked, true, "a revoked token, before the hang")
 	wantRevoked(t, s, fresh, false, "a fresh token, before the hang")
 
@@ -258,13 +258,13 @@ func TestHungServer(t *testing.T) {
 			return err
 		}},
 		{"Revoke", func(ctx context.Context) error {
-			return s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeSubject, ID: newID("sub"), At: testclock.Now(), TTL: time.Hour})
+			return s.Revoke(ctx, guardian.Revocation{Kind: guardian.BySubject, ID: newID("sub"), At: testclock.Now(), TTL: time.Hour})
 		}},
 		{"Consume", func(ctx context.Context) error {
 			// A Consume abandoned at its deadline may still land once the
 			// server resumes: it must report an error (fail closed), never
 			// true, and never false with a nil error (a replay).
-			first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: newID("jti"), At: testclock.Now(), TTL: time.Hour})
+			first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: newID("jti"), At: testclock.Now(), TTL: time.Hour})
 			if first || err == nil {
 				t.Errorf("Consume during the hang = %v, %v; want false and an error", first, err)
 			}
@@ -325,7 +325,7 @@ func TestHungServerIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer, err := guardian.NewIssuer(keys, &guardian.Options{Clock: testclock.Now, Revoker: s})
+	issuer, err := guardian.NewIssuer(keys, &guardian.IssuerOptions{Clock: testclock.Now, Revoker: s})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,11 +334,11 @@ func TestHungServerIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refresh, err := issuer.Issue(ctx, access.Claims.Subject, &guardian.IssueOptions{Type: guardian.Refresh})
+	refresh, err := issuer.Issue(ctx, access.Claims.Subject, &guardian.IssueOptions{Type: guardian.RefreshToken})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := issuer.Verify(ctx, access.Raw, guardian.Access); err != nil {
+	if _, err := issuer.Verify(ctx, access.Raw, guardian.AccessToken); err != nil {
 		t.Fatalf("Verify before the hang = %v, want nil", err)
 	}
 
@@ -348,8 +348,8 @@ func TestHungServerIssuer(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"Verify", func() error { _, err := issuer.Verify(ctx, access.Raw, guardian.Access); return err }},
-		{"Verify again", func() error { _, err := issuer.Verify(ctx, access.Raw, guardian.Access); return err }},
+		{"Verify", func() error { _, err := issuer.Verify(ctx, access.Raw, guardian.AccessToken); return err }},
+		{"Verify again", func() error { _, err := issuer.Verify(ctx, access.Raw, guardian.AccessToken); return err }},
 		{"Revoke", func() error { return issuer.Revoke(ctx, access.Raw) }},
 		{"RevokeSubject", func() error { return issuer.RevokeSubject(ctx, access.Claims.Subject) }},
 		{"Refresh", func() error { _, err := issuer.Refresh(ctx, refresh.Raw, nil); return err }},
@@ -368,7 +368,7 @@ func TestHungServerIssuer(t *testing.T) {
 	srv.resume(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := issuer.Verify(ctx, access.Raw, guardian.Access)
+		_, err := issuer.Verify(ctx, access.Raw, guardian.AccessToken)
 		if !errors.Is(err, guardian.ErrUnavailable) {
 			// The Revoke abandoned during the hang may have landed since.
 			if err != nil && !errors.Is(err, guardian.ErrRevoked) {

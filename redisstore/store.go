@@ -239,9 +239,9 @@ func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
 	ms := lifetime(r)
 	key, mode := s.key(tagToken, r.ID), ""
 	switch r.Kind {
-	case guardian.RevokeFamily:
+	case guardian.ByFamily:
 		key = s.key(tagFamily, r.ID)
-	case guardian.RevokeSubject:
+	case guardian.BySubject:
 		key, mode = s.key(tagSubject, r.ID), "max"
 	}
 	_, err := s.record(ctx, r.Kind, key, ms, strconv.FormatInt(r.At.Unix(), 10), mode)
@@ -255,7 +255,7 @@ func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
 // Refresh relies on it to rotate a refresh token once. It makes Store a
 // [guardian.TokenConsumer].
 //
-// r must be valid and of kind [guardian.RevokeToken]; otherwise the error
+// r must be valid and of kind [guardian.ByToken]; otherwise the error
 // wraps [guardian.ErrInvalidRevocation]. Any other error wraps
 // [guardian.ErrUnavailable] and means the token may or may not have been
 // consumed: a write abandoned at the end of ctx (see [New]) may land after
@@ -265,7 +265,7 @@ func (s *Store) Consume(ctx context.Context, r guardian.Revocation) (first bool,
 	if err := r.Validate(); err != nil {
 		return false, err
 	}
-	if r.Kind != guardian.RevokeToken {
+	if r.Kind != guardian.ByToken {
 		return false, fmt.Errorf("%w: redisstore: Consume takes token revocations, got a %s revocation", guardian.ErrInvalidRevocation, r.Kind)
 	}
 	if err := ctx.Err(); err != nil {

@@ -92,9 +92,9 @@ func TestKeyLayout(t *testing.T) {
 		id := newID("") + id
 		at := testclock.Now().Add(-time.Minute)
 		for _, r := range []guardian.Revocation{
-			{Kind: guardian.RevokeToken, ID: id, At: at, TTL: time.Hour},
-			{Kind: guardian.RevokeSubject, ID: id, At: at, TTL: time.Hour},
-			{Kind: guardian.RevokeFamily, ID: id, At: at, TTL: time.Hour},
+			{Kind: guardian.ByToken, ID: id, At: at, TTL: time.Hour},
+			{Kind: guardian.BySubject, ID: id, At: at, TTL: time.Hour},
+			{Kind: guardian.ByFamily, ID: id, At: at, TTL: time.Hour},
 		} {
 			mustRevoke(t, s, r)
 		}
@@ -127,7 +127,7 @@ func TestDefaultPrefix(t *testing.T) {
 	id := newID("jti")
 	key := redisstore.DefaultKeyPrefix + "jti:" + id
 	t.Cleanup(func() { client.Del(context.Background(), key) })
-	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: testclock.Now(), TTL: time.Minute})
+	mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: id, At: testclock.Now(), TTL: time.Minute})
 	if n, err := client.Exists(context.Background(), key).Result(); err != nil || n != 1 {
 		t.Fatalf("EXISTS %q = %d, %v; want 1, nil", key, n, err)
 	}
@@ -139,7 +139,7 @@ func TestPrefixesDoNotMix(t *testing.T) {
 	a, client, _ := newStore(t, nil)
 	b, _ := newStoreOn(t, client, nil)
 	c := claims()
-	mustRevoke(t, a, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+	mustRevoke(t, a, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	wantRevoked(t, a, c, true, "in the store that revoked it")
 	wantRevoked(t, b, c, false, "in a store with another prefix")
 }
@@ -159,9 +159,9 @@ var kinds = []struct {
 	kind guardian.RevocationKind
 	tag  string
 }{
-	{guardian.RevokeToken, "jti:"},
-	{guardian.RevokeSubject, "sub:"},
-	{guardian.RevokeFamily, "fam:"},
+	{guardian.ByToken, "jti:"},
+	{guardian.BySubject, "sub:"},
+	{guardian.ByFamily, "fam:"},
 }
 
 // TestTTL checks that each record is kept for its TTL, counted from when
@@ -199,7 +199,7 @@ func TestTTLRoundsUp(t *testing.T) {
 			if err := s.Revoke(ctx, r); err != nil {
 				t.Errorf("Revoke(%s, TTL %v) = %v, want nil (rounded up to whole milliseconds)", tt.kind, ttl, err)
 			}
-			if first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: newID("jti"), At: testclock.Now(), TTL: ttl}); err != nil || !first {
+			if first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: newID("jti"), At: testclock.Now(), TTL: ttl}); err != nil || !first {
 				t.Errorf("Consume(TTL %v) = %v, %v; want true, nil", ttl, first, err)
 			}
 		}
@@ -241,13 +241,13 @@ func TestAtIsNotAClock(t *testing.T) {
 		for _, tt := range kinds {
 			c := claims()
 			c.IssuedAt = at
-			id := map[guardian.RevocationKind]string{guardian.RevokeToken: c.ID, guardian.RevokeSubject: c.Subject, guardian.RevokeFamily: c.Family}[tt.kind]
+			id := map[guardian.RevocationKind]string{guardian.ByToken: c.ID, guardian.BySubject: c.Subject, guardian.ByFamily: c.Family}[tt.kind]
 			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: ttl})
 			if got := pttl(t, client, prefix+tt.tag+id); got < ttl-time.Minute || got > ttl {
 				t.Errorf("%s revoked with At %v: PTTL %v, want about %v", tt.kind, at, got, ttl)
 			}
 			wantRevoked(t, s, c, true, fmt.Sprintf("a token issued at %v, by %s revoked with At %v", c.IssuedAt, tt.kind, at))
-			if tt.kind == guardian.RevokeSubject {
+			if tt.kind == guardian.BySubject {
 				later := claims()
 				later.Subject = c.Subject
 				later.IssuedAt = at.Add(time.Second)
@@ -255,7 +255,7 @@ func TestAtIsNotAClock(t *testing.T) {
 			}
 		}
 		id := newID("jti")
-		if first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: at, TTL: ttl}); err != nil || !first {
+		if first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: id, At: at, TTL: ttl}); err != nil || !first {
 			t.Errorf("Consume with At %v = %v, %v; want true, nil", at, first, err)
 		}
 		if got := pttl(t, client, prefix+"jti:"+id); got < ttl-time.Minute || got > ttl {
@@ -303,7 +303,7 @@ func TestSubjectCutoffConcurrent(t *testing.T) {
 				// writers*each-1 seconds after base, comes from the last.
 				n := i*writers + w
 				r := guardian.Revocation{
-					Kind: guardian.RevokeSubject,
+					Kind: guardian.BySubject,
 					ID:   sub,
 					At:   base.Add(time.Duration(n) * time.Second),
 					TTL:  time.Hour + time.Duration(n%7)*time.Minute,
@@ -354,9 +354,9 @@ func TestRestart(t *testing.T) {
 	sibling.Family = c.Family
 	other.Subject = c.Subject
 	other.IssuedAt = c.IssuedAt.Add(-time.Minute)
-	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
-	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
-	mustRevoke(t, before, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: c.IssuedAt.Add(-time.Second), TTL: time.Hour})
+	mustRevoke(t, before, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+	mustRevoke(t, before, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
+	mustRevoke(t, before, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: c.IssuedAt.Add(-time.Second), TTL: time.Hour})
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func TestDamagedRecords(t *testing.T) {
 			if err := client.HSet(ctx, prefix+"jti:"+c.ID, "field", "value").Err(); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour}); err == nil {
+			if err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour}); err == nil {
 				t.Error("Revoke over a key of another type = nil, want an error (the token would not read as revoked)")
 			}
 		})
@@ -421,7 +421,7 @@ func TestWaitReplicas(t *testing.T) {
 	s, _ := newStoreOn(t, client, &redisstore.Options{WaitReplicas: replicas + 1, WaitTimeout: 200 * time.Millisecond})
 	c := claims()
 	start := time.Now()
-	err = s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+	err = s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	if !errors.Is(err, redisstore.ErrNotReplicated) {
 		t.Fatalf("Revoke waiting for %d replicas of %d = %v, want ErrNotReplicated", replicas+1, replicas, err)
 	}
@@ -445,22 +445,22 @@ func TestConsume(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
 	ctx := context.Background()
 	c := claims()
-	mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Minute})
-	first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+	mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Minute})
+	first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	if err != nil || first {
 		t.Fatalf("Consume of a revoked token = %v, %v; want false, nil", first, err)
 	}
 	if got := pttl(t, client, prefix+"jti:"+c.ID); got < 59*time.Minute {
 		t.Errorf("PTTL after Consume with a longer TTL = %v, want about an hour", got)
 	}
-	first, err = s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Minute})
+	first, err = s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Minute})
 	if err != nil || first {
 		t.Fatalf("Consume of a consumed token = %v, %v; want false, nil", first, err)
 	}
 	if got := pttl(t, client, prefix+"jti:"+c.ID); got < 59*time.Minute {
 		t.Errorf("PTTL after Consume with a shorter TTL = %v, want about an hour (never shortened)", got)
 	}
-	for _, kind := range []guardian.RevocationKind{guardian.RevokeSubject, guardian.RevokeFamily} {
+	for _, kind := range []guardian.RevocationKind{guardian.BySubject, guardian.ByFamily} {
 		_, err := s.Consume(ctx, guardian.Revocation{Kind: kind, ID: c.Subject, At: testclock.Now(), TTL: time.Hour})
 		if !errors.Is(err, guardian.ErrInvalidRevocation) || errors.Is(err, guardian.ErrUnavailable) {
 			t.Errorf("Consume of a %s revocation = %v, want an error wrapping ErrInvalidRevocation and not ErrUnavailable", kind, err)
@@ -488,14 +488,14 @@ func TestInvalidRevocation(t *testing.T) {
 	now := testclock.Now()
 	for _, r := range []guardian.Revocation{
 		{Kind: 0, ID: "x", At: now, TTL: time.Hour},
-		{Kind: guardian.RevokeToken, ID: "", At: now, TTL: time.Hour},
-		{Kind: guardian.RevokeToken, ID: "jti\xff", At: now, TTL: time.Hour},
-		{Kind: guardian.RevokeToken, ID: "jti\x00", At: now, TTL: time.Hour},
-		{Kind: guardian.RevokeToken, ID: strings.Repeat("j", guardian.MaxIDLength+1), At: now, TTL: time.Hour},
-		{Kind: guardian.RevokeToken, ID: "jti", At: now},
-		{Kind: guardian.RevokeToken, ID: "jti", At: now, TTL: -time.Millisecond},
-		{Kind: guardian.RevokeToken, ID: "jti", At: now, TTL: guardian.MaxRevocationTTL + time.Nanosecond},
-		{Kind: guardian.RevokeSubject, ID: "sub", TTL: time.Hour},
+		{Kind: guardian.ByToken, ID: "", At: now, TTL: time.Hour},
+		{Kind: guardian.ByToken, ID: "jti\xff", At: now, TTL: time.Hour},
+		{Kind: guardian.ByToken, ID: "jti\x00", At: now, TTL: time.Hour},
+		{Kind: guardian.ByToken, ID: strings.Repeat("j", guardian.MaxIDLength+1), At: now, TTL: time.Hour},
+		{Kind: guardian.ByToken, ID: "jti", At: now},
+		{Kind: guardian.ByToken, ID: "jti", At: now, TTL: -time.Millisecond},
+		{Kind: guardian.ByToken, ID: "jti", At: now, TTL: guardian.MaxRevocationTTL + time.Nanosecond},
+		{Kind: guardian.BySubject, ID: "sub", TTL: time.Hour},
 	} {
 		for _, ctx := range []context.Context{context.Background(), canceled} {
 			err := s.Revoke(ctx, r)
@@ -528,14 +528,14 @@ func TestConsumeRetried(t *testing.T) {
 	client := newClient(t, opts)
 	s, _ := newStoreOn(t, client, nil)
 	c := claims()
-	first, err := s.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+	first, err := s.Consume(context.Background(), guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	if !lost.Load() {
 		t.Fatal("no reply was lost; the test did not test anything")
 	}
 	if err != nil || !first {
 		t.Fatalf("Consume whose reply was lost once = %v, %v; want true, nil", first, err)
 	}
-	first, err = s.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+	first, err = s.Consume(context.Background(), guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	if err != nil || first {
 		t.Fatalf("a second Consume = %v, %v; want false, nil", first, err)
 	}

@@ -75,7 +75,7 @@ func token(subject string) *guardian.Claims {
 	now := testclock.Now()
 	return &guardian.Claims{
 		Subject:   subject,
-		Type:      guardian.Access,
+		Type:      guardian.AccessToken,
 		ID:        NewID("jti"),
 		Family:    NewID("fam"),
 		IssuedAt:  now.Truncate(time.Second),
@@ -104,7 +104,7 @@ func wantRevoked(t *testing.T, r guardian.Revoker, c *guardian.Claims, want bool
 func testToken(t *testing.T, r guardian.Revoker) {
 	c, other := token(NewID("sub")), token(NewID("sub"))
 	wantRevoked(t, r, c, false, "a fresh token")
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+	revoke(t, r, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	wantRevoked(t, r, c, true, "the revoked token")
 	wantRevoked(t, r, other, false, "another token")
 	sibling := token(c.Subject)
@@ -117,7 +117,7 @@ func testFamily(t *testing.T, r guardian.Revoker) {
 	rotated := token(c.Subject)
 	rotated.Family = c.Family
 	other := token(c.Subject)
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
+	revoke(t, r, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
 	wantRevoked(t, r, c, true, "a token of the revoked family")
 	wantRevoked(t, r, rotated, true, "a later token of the revoked family")
 	wantRevoked(t, r, other, false, "a token of another family")
@@ -134,7 +134,7 @@ func testSubjectCutoff(t *testing.T, r guardian.Revoker) {
 		c.IssuedAt = cutoff.Add(d)
 		return c
 	}
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: cutoff.Add(500 * time.Millisecond), TTL: time.Hour})
+	revoke(t, r, guardian.Revocation{Kind: guardian.BySubject, ID: sub, At: cutoff.Add(500 * time.Millisecond), TTL: time.Hour})
 	wantRevoked(t, r, at(-time.Hour), true, "a token issued an hour before the cut-off")
 	wantRevoked(t, r, at(0), true, "a token issued in the cut-off's second")
 	wantRevoked(t, r, at(time.Second), false, "a token issued the second after the cut-off")
@@ -145,8 +145,8 @@ func testSubjectCutoff(t *testing.T, r guardian.Revoker) {
 func testSubjectCutoffMonotonic(t *testing.T, r guardian.Revoker) {
 	sub := NewID("sub")
 	now := testclock.Now().Truncate(time.Second)
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: now.Add(-time.Minute), TTL: time.Hour})
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: now.Add(-2 * time.Hour), TTL: time.Minute})
+	revoke(t, r, guardian.Revocation{Kind: guardian.BySubject, ID: sub, At: now.Add(-time.Minute), TTL: time.Hour})
+	revoke(t, r, guardian.Revocation{Kind: guardian.BySubject, ID: sub, At: now.Add(-2 * time.Hour), TTL: time.Minute})
 	c := token(sub)
 	c.IssuedAt = now.Add(-2 * time.Minute)
 	wantRevoked(t, r, c, true, "a token before the later cut-off, after an older revocation was recorded")
@@ -156,14 +156,14 @@ func testSubjectCutoffMonotonic(t *testing.T, r guardian.Revoker) {
 
 func testKindsDoNotMix(t *testing.T, r guardian.Revoker) {
 	id := NewID("shared")
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: testclock.Now(), TTL: time.Hour})
+	revoke(t, r, guardian.Revocation{Kind: guardian.ByToken, ID: id, At: testclock.Now(), TTL: time.Hour})
 	c := token(id)
 	c.Family = id
 	wantRevoked(t, r, c, false, "a token whose subject and family equal a revoked jti")
 	c2 := token(NewID("sub"))
 	c2.ID = id + "x"
 	c2.Family = id
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: id, At: testclock.Now(), TTL: time.Hour})
+	revoke(t, r, guardian.Revocation{Kind: guardian.BySubject, ID: id, At: testclock.Now(), TTL: time.Hour})
 	wantRevoked(t, r, c2, false, "a token whose family equals a revoked jti and subject")
 }
 
@@ -178,7 +178,7 @@ func testUnusualIDs(t *testing.T, r guardian.Revoker) {
 		near := token(c.Subject)
 		near.ID = c.ID[:len(c.ID)-1]
 		wantRevoked(t, r, c, false, "a fresh token with ID "+fmt.Sprintf("%q", c.ID))
-		revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+		revoke(t, r, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 		wantRevoked(t, r, c, true, fmt.Sprintf("the token %q", c.ID))
 		wantRevoked(t, r, near, false, fmt.Sprintf("a token whose ID is a prefix of %q", c.ID))
 	}
@@ -188,9 +188,9 @@ func testIdempotent(t *testing.T, r guardian.Revoker) {
 	c := token(NewID("sub"))
 	for i := range 3 {
 		for _, rev := range []guardian.Revocation{
-			{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour},
-			{Kind: guardian.RevokeFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour},
-			{Kind: guardian.RevokeSubject, ID: c.Subject, At: testclock.Now(), TTL: time.Hour},
+			{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour},
+			{Kind: guardian.ByFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour},
+			{Kind: guardian.BySubject, ID: c.Subject, At: testclock.Now(), TTL: time.Hour},
 		} {
 			if err := r.Revoke(context.Background(), rev); err != nil {
 				t.Fatalf("Revoke #%d of %s = %v, want nil", i+1, rev.Kind, err)
@@ -205,14 +205,14 @@ func testInvalid(t *testing.T, r guardian.Revoker) {
 	for _, rev := range []guardian.Revocation{
 		{Kind: 0, ID: NewID("x"), At: now, TTL: time.Hour},
 		{Kind: 99, ID: NewID("x"), At: now, TTL: time.Hour},
-		{Kind: guardian.RevokeToken, ID: "", At: now, TTL: time.Hour},
-		{Kind: guardian.RevokeToken, ID: NewID("x") + "\xff", At: now, TTL: time.Hour},
-		{Kind: guardian.RevokeFamily, ID: NewID("x") + "\x00", At: now, TTL: time.Hour},
-		{Kind: guardian.RevokeSubject, ID: strings.Repeat("s", guardian.MaxIDLength+1), At: now, TTL: time.Hour},
-		{Kind: guardian.RevokeFamily, ID: NewID("x"), At: now},
-		{Kind: guardian.RevokeToken, ID: NewID("x"), At: now, TTL: -time.Second},
-		{Kind: guardian.RevokeToken, ID: NewID("x"), At: now, TTL: guardian.MaxRevocationTTL + time.Hour},
-		{Kind: guardian.RevokeSubject, ID: NewID("x"), TTL: time.Hour},
+		{Kind: guardian.ByToken, ID: "", At: now, TTL: time.Hour},
+		{Kind: guardian.ByToken, ID: NewID("x") + "\xff", At: now, TTL: time.Hour},
+		{Kind: guardian.ByFamily, ID: NewID("x") + "\x00", At: now, TTL: time.Hour},
+		{Kind: guardian.BySubject, ID: strings.Repeat("s", guardian.MaxIDLength+1), At: now, TTL: time.Hour},
+		{Kind: guardian.ByFamily, ID: NewID("x"), At: now},
+		{Kind: guardian.ByToken, ID: NewID("x"), At: now, TTL: -time.Second},
+		{Kind: guardian.ByToken, ID: NewID("x"), At: now, TTL: guardian.MaxRevocationTTL + time.Hour},
+		{Kind: guardian.BySubject, ID: NewID("x"), TTL: time.Hour},
 	} {
 		err := r.Revoke(context.Background(), rev)
 		if !errors.Is(err, guardian.ErrInvalidRevocation) {
@@ -231,9 +231,9 @@ func testInvalid(t *testing.T, r guardian.Revoker) {
 func testExpiry(t *testing.T, r guardian.Revoker) {
 	c := token(NewID("sub"))
 	ttl := 1200 * time.Millisecond
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: ttl})
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: testclock.Now(), TTL: ttl})
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeSubject, ID: c.Subject, At: testclock.Now(), TTL: ttl})
+	revoke(t, r, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: ttl})
+	revoke(t, r, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: testclock.Now(), TTL: ttl})
+	revoke(t, r, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: testclock.Now(), TTL: ttl})
 	wantRevoked(t, r, c, true, "a token within its record's TTL")
 	// Elapsed time, not dates: measured on the machine's monotonic clock.
 	deadline := time.Now().Add(15 * time.Second)
@@ -274,7 +274,7 @@ func testIssuerClockOffset(offset time.Duration) func(t *testing.T, r guardian.R
 		advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
 		// The bound is generous: this case is about what the store keeps,
 		// not how fast it answers under a loaded test run.
-		opts := &guardian.Options{Clock: clock, Revoker: r, Leeway: 5 * time.Second, RevokerTimeout: 10 * time.Second}
+		opts := &guardian.IssuerOptions{Clock: clock, Revoker: r, Leeway: 5 * time.Second, RevokerTimeout: 10 * time.Second}
 		if al, ok := r.(interface{ AllowList() bool }); ok && al.AllowList() {
 			rec, ok := r.(interface {
 				Record(context.Context, *guardian.Claims) error
@@ -319,7 +319,7 @@ func testIssuerClockOffset(offset time.Duration) func(t *testing.T, r guardian.R
 		}
 		refused(bySubject, "a token of a revoked subject")
 
-		refresh := issue(NewID("sub"), &guardian.IssueOptions{Type: guardian.Refresh})
+		refresh := issue(NewID("sub"), &guardian.IssueOptions{Type: guardian.RefreshToken})
 		if err := issuer.RevokeFamily(ctx, refresh.Claims.Family); err != nil {
 			t.Fatalf("RevokeFamily = %v", err)
 		}
@@ -341,7 +341,7 @@ func testConcurrent(t *testing.T, r guardian.Revoker) {
 		wg.Go(func() {
 			for range each {
 				c := token(NewID("sub"))
-				if err := r.Revoke(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour}); err != nil {
+				if err := r.Revoke(context.Background(), guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour}); err != nil {
 					errs <- err
 					continue
 				}
@@ -365,14 +365,14 @@ func testConcurrent(t *testing.T, r guardian.Revoker) {
 
 func testCanceled(t *testing.T, r guardian.Revoker) {
 	c := token(NewID("sub"))
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+	revoke(t, r, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	fresh := token(NewID("sub"))
 	if got, err := r.Revoked(ctx, fresh); err == nil {
 		t.Errorf("Revoked(canceled ctx) = %v, nil; want an error (a store that cannot answer must not say 'not revoked')", got)
 	}
-	if err := r.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: fresh.ID, At: testclock.Now(), TTL: time.Hour}); err == nil {
+	if err := r.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: fresh.ID, At: testclock.Now(), TTL: time.Hour}); err == nil {
 		t.Error("Revoke(canceled ctx) = nil, want an error")
 	}
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
@@ -392,7 +392,7 @@ func testConsume(t *testing.T, r guardian.Revoker) {
 		return
 	}
 	c := token(NewID("sub"))
-	rev := guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour}
+	rev := guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour}
 	const racers = 12
 	var wg sync.WaitGroup
 	firsts := make(chan bool, racers)
@@ -420,17 +420,17 @@ func testConsume(t *testing.T, r guardian.Revoker) {
 	wantRevoked(t, r, c, true, "a consumed token")
 
 	revoked := token(NewID("sub"))
-	revoke(t, r, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
-	if first, err := consumer.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour}); err != nil || first {
+	revoke(t, r, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
+	if first, err := consumer.Consume(context.Background(), guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour}); err != nil || first {
 		t.Fatalf("Consume of a token revoked by Revoke = %v, %v; want false, nil", first, err)
 	}
-	if _, err := consumer.Consume(context.Background(), guardian.Revocation{Kind: guardian.RevokeFamily, ID: NewID("fam"), At: testclock.Now(), TTL: time.Hour}); err == nil {
+	if _, err := consumer.Consume(context.Background(), guardian.Revocation{Kind: guardian.ByFamily, ID: NewID("fam"), At: testclock.Now(), TTL: time.Hour}); err == nil {
 		t.Fatal("Consume of a family revocation = nil error; want an error (Consume takes token revocations)")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	fresh := token(NewID("sub"))
-	if first, err := consumer.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: fresh.ID, At: testclock.Now(), TTL: time.Hour}); err == nil {
+	if first, err := consumer.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: fresh.ID, At: testclock.Now(), TTL: time.Hour}); err == nil {
 		t.Fatalf("Consume(canceled ctx) = %v, nil; want an error", first)
 	}
 }

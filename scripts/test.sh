@@ -19,7 +19,7 @@ export GOWORK=off
 
 # The modules, in dependency order. Nested modules have their own go.mod.
 modules=()
-for m in . sqlstore redisstore examples benchmarks; do
+for m in . sqlstore redisstore guardiangin guardianecho examples benchmarks; do
   [ -f "$m/go.mod" ] && modules+=("$m")
 done
 
@@ -74,6 +74,16 @@ if [ -n "$unformatted" ]; then
 fi
 
 status=0
+
+# The README's `go run ./examples/api` runs in the workspace (go.work): it
+# must not change go.work.sum in a fresh clone.
+say "workspace build leaves go.work.sum as committed"
+if ! (env -u GOWORK go build -o /dev/null ./examples/api && git diff --quiet -- go.work.sum 2>/dev/null); then
+  say "go.work.sum is incomplete: run 'go build ./... && go test -run XXX ./...' with the workspace and commit it"
+  git diff --stat -- go.work.sum || true
+  status=1
+fi
+
 for m in "${modules[@]}"; do
   say "module $m"
   # Each step stops the module at its first failure (set -e does not apply

@@ -11,7 +11,7 @@ import (
 // TokenInfo describes a recorded, active token: one session of a subject in
 // allow-list mode.
 type TokenInfo struct {
-	// ID is the token's jti; revoke the token with a [guardian.RevokeToken]
+	// ID is the token's jti; revoke the token with a [guardian.ByToken]
 	// revocation of this ID.
 	ID string
 	// Subject is the token's sub.
@@ -162,7 +162,7 @@ func (s *Store) ActiveTokens(ctx context.Context, subject string) ([]TokenInfo, 
 // (and recorded) afterwards do. It leaves no record behind: to also refuse
 // tokens whose recording races with it, or to keep the revocation should
 // the store later leave allow-list mode, revoke the subject with a
-// [guardian.RevokeSubject] revocation instead. A subject that cannot be
+// [guardian.BySubject] revocation instead. A subject that cannot be
 // stored (the empty one included) is refused with [ErrInvalidID]. It
 // returns [ErrNotAllowList] on a deny-list store.
 func (s *Store) RevokeAll(ctx context.Context, subject string) (int64, error) {

@@ -56,7 +56,7 @@ func TestAllowList(t *testing.T) {
 		t.Run("RecordListRevokeOne", func(t *testing.T) {
 			sub := revokertest.NewID("sub")
 			older, newer := claims(sub, now.Add(-time.Minute)), claims(sub, now)
-			newer.Type, newer.Family = guardian.Refresh, older.Family
+			newer.Type, newer.Family = guardian.RefreshToken, older.Family
 			other := claims(revokertest.NewID("sub"), now)
 			for _, c := range []*guardian.Claims{newer, older, other, older} { // older twice: idempotent
 				record(t, c)
@@ -69,14 +69,14 @@ func TestAllowList(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []sqlstore.TokenInfo{
-				{ID: older.ID, Subject: sub, Type: guardian.Access, Family: older.Family, IssuedAt: older.IssuedAt.UTC(), ExpiresAt: older.ExpiresAt.UTC()},
-				{ID: newer.ID, Subject: sub, Type: guardian.Refresh, Family: older.Family, IssuedAt: newer.IssuedAt.UTC(), ExpiresAt: newer.ExpiresAt.UTC()},
+				{ID: older.ID, Subject: sub, Type: guardian.AccessToken, Family: older.Family, IssuedAt: older.IssuedAt.UTC(), ExpiresAt: older.ExpiresAt.UTC()},
+				{ID: newer.ID, Subject: sub, Type: guardian.RefreshToken, Family: older.Family, IssuedAt: newer.IssuedAt.UTC(), ExpiresAt: newer.ExpiresAt.UTC()},
 			}
 			if !slices.Equal(list, want) {
 				t.Fatalf("ActiveTokens() = %+v, want %+v (oldest first, other subjects left out)", list, want)
 			}
 
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: older.ID, At: testclock.Now(), TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: older.ID, At: testclock.Now(), TTL: time.Hour})
 			wantRevoked(t, s, older, true, "a recorded token after its revocation")
 			wantRevoked(t, s, newer, false, "its sibling")
 			if got, want := active(t, sub), []string{newer.ID}; !slices.Equal(got, want) {
@@ -97,7 +97,7 @@ func TestAllowList(t *testing.T) {
 			if err := db.QueryRowContext(ctx, q, sub).Scan(&n); err != nil || n != 1 {
 				t.Fatalf("rows of the subject after Record = %d, %v; want 1", n, err)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 			if err := db.QueryRowContext(ctx, q, sub).Scan(&n); err != nil || n != 0 {
 				t.Fatalf("rows of the subject after Revoke = %d, %v; want 0", n, err)
 			}
@@ -110,7 +110,7 @@ func TestAllowList(t *testing.T) {
 			for _, c := range []*guardian.Claims{first, rotated, otherLogin} {
 				record(t, c)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeFamily, ID: first.Family, At: testclock.Now(), TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByFamily, ID: first.Family, At: testclock.Now(), TTL: time.Hour})
 			wantRevoked(t, s, first, true, "a token of the revoked family")
 			wantRevoked(t, s, rotated, true, "a rotated token of the revoked family")
 			wantRevoked(t, s, otherLogin, false, "a token of another login")
@@ -126,7 +126,7 @@ func TestAllowList(t *testing.T) {
 			for _, c := range []*guardian.Claims{before, atCutoff, after} {
 				record(t, c)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeSubject, ID: sub, At: cutoff.Add(500 * time.Millisecond), TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: sub, At: cutoff.Add(500 * time.Millisecond), TTL: time.Hour})
 			wantRevoked(t, s, before, true, "a token issued before the cut-off")
 			wantRevoked(t, s, atCutoff, true, "a token issued in the cut-off's second")
 			wantRevoked(t, s, after, false, "a token issued after the cut-off")

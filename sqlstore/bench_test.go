@@ -27,7 +27,7 @@ func BenchmarkRevoked(b *testing.B) {
 		m := guardian.NewMemoryRevoker(nil)
 		now := testclock.Now()
 		for i := range benchRecords {
-			for _, kind := range []guardian.RevocationKind{guardian.RevokeToken, guardian.RevokeFamily, guardian.RevokeSubject} {
+			for _, kind := range []guardian.RevocationKind{guardian.ByToken, guardian.ByFamily, guardian.BySubject} {
 				rev := guardian.Revocation{Kind: kind, ID: fmt.Sprintf("%s-%d", kind, i), At: now, TTL: time.Hour}
 				if err := m.Revoke(context.Background(), rev); err != nil {
 					b.Fatal(err)

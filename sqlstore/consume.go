@@ -15,7 +15,7 @@ var _ guardian.TokenConsumer = (*Store)(nil)
 // token was still held. Of several concurrent Consume calls for one token,
 // on any number of instances, exactly one reports true. guardian's Refresh
 // uses it to let a refresh token be used once. It makes Store a
-// [guardian.TokenConsumer]; r must be a [guardian.RevokeToken] revocation,
+// [guardian.TokenConsumer]; r must be a [guardian.ByToken] revocation,
 // and is kept for r.TTL from now on the store's clock, rounded up to the
 // millisecond. An invalid r, or one of another kind, is refused with an
 // error wrapping [guardian.ErrInvalidRevocation], never
@@ -30,7 +30,7 @@ func (s *Store) Consume(ctx context.Context, r guardian.Revocation) (first bool,
 	if err := r.Validate(); err != nil {
 		return false, err
 	}
-	if r.Kind != guardian.RevokeToken {
+	if r.Kind != guardian.ByToken {
 		return false, fmt.Errorf("%w: sqlstore: Consume takes token revocations, got a %s revocation", guardian.ErrInvalidRevocation, r.Kind)
 	}
 	if err := ctx.Err(); err != nil {

@@ -27,7 +27,7 @@ func TestConsume(t *testing.T) {
 		ctx := context.Background()
 		consume := func(t *testing.T, s *sqlstore.Store, id string, ttl time.Duration, want bool, why string) {
 			t.Helper()
-			got, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: testclock.Now(), TTL: ttl})
+			got, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: id, At: testclock.Now(), TTL: ttl})
 			if err != nil || got != want {
 				t.Fatalf("Consume(%s) = %v, %v; want %v, nil", why, got, err, want)
 			}
@@ -48,7 +48,7 @@ func TestConsume(t *testing.T) {
 
 		t.Run("RevokedByRevoke", func(t *testing.T) {
 			c := claims(revokertest.NewID("sub"), testclock.Now())
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 			consume(t, s, c.ID, time.Hour, false, "a token revoked by Revoke")
 		})
 
@@ -79,15 +79,15 @@ func TestConsume(t *testing.T) {
 				name string
 				r    guardian.Revocation
 			}{
-				{name: "family", r: guardian.Revocation{Kind: guardian.RevokeFamily, ID: "f", At: now, TTL: time.Hour}},
-				{name: "subject", r: guardian.Revocation{Kind: guardian.RevokeSubject, ID: "s", At: now, TTL: time.Hour}},
-				{name: "no TTL", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t", At: now}},
-				{name: "negative TTL", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t", At: now, TTL: -time.Second}},
-				{name: "TTL too long", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t", At: now, TTL: guardian.MaxRevocationTTL + time.Millisecond}},
-				{name: "empty ID", r: guardian.Revocation{Kind: guardian.RevokeToken, At: now, TTL: time.Hour}},
-				{name: "ID too long", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: strings.Repeat("t", sqlstore.MaxIDLength+1), At: now, TTL: time.Hour}},
-				{name: "ID with NUL", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t\x00", At: now, TTL: time.Hour}},
-				{name: "ID not UTF-8", r: guardian.Revocation{Kind: guardian.RevokeToken, ID: "t\xff", At: now, TTL: time.Hour}},
+				{name: "family", r: guardian.Revocation{Kind: guardian.ByFamily, ID: "f", At: now, TTL: time.Hour}},
+				{name: "subject", r: guardian.Revocation{Kind: guardian.BySubject, ID: "s", At: now, TTL: time.Hour}},
+				{name: "no TTL", r: guardian.Revocation{Kind: guardian.ByToken, ID: "t", At: now}},
+				{name: "negative TTL", r: guardian.Revocation{Kind: guardian.ByToken, ID: "t", At: now, TTL: -time.Second}},
+				{name: "TTL too long", r: guardian.Revocation{Kind: guardian.ByToken, ID: "t", At: now, TTL: guardian.MaxRevocationTTL + time.Millisecond}},
+				{name: "empty ID", r: guardian.Revocation{Kind: guardian.ByToken, At: now, TTL: time.Hour}},
+				{name: "ID too long", r: guardian.Revocation{Kind: guardian.ByToken, ID: strings.Repeat("t", sqlstore.MaxIDLength+1), At: now, TTL: time.Hour}},
+				{name: "ID with NUL", r: guardian.Revocation{Kind: guardian.ByToken, ID: "t\x00", At: now, TTL: time.Hour}},
+				{name: "ID not UTF-8", r: guardian.Revocation{Kind: guardian.ByToken, ID: "t\xff", At: now, TTL: time.Hour}},
 			}
 			for _, tt := range tests {
 				got, err := s.Consume(ctx, tt.r)
@@ -121,7 +121,7 @@ func TestConsume(t *testing.T) {
 				var wg sync.WaitGroup
 				for i := range 12 {
 					wg.Go(func() {
-						first, err := stores[i%len(stores)].Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: testclock.Now(), TTL: time.Hour})
+						first, err := stores[i%len(stores)].Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: id, At: testclock.Now(), TTL: time.Hour})
 						if err != nil {
 							t.Errorf("Consume() = %v", err)
 						}
@@ -153,7 +153,7 @@ func TestConsumeMySQLClientFoundRows(t *testing.T) {
 	now := testclock.Now()
 	id := revokertest.NewID("jti")
 	for i, want := range []bool{true, false, false} {
-		got, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: now, TTL: time.Hour})
+		got, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: id, At: now, TTL: time.Hour})
 		if err != nil || got != want {
 			t.Fatalf("Consume() #%d with clientFoundRows = %v, %v; want %v, nil", i+1, got, err, want)
 		}

@@ -53,16 +53,16 @@ func storeCalls(s *sqlstore.Store) []struct {
 		{"Revoked", func(ctx context.Context) error { _, err := s.Revoked(ctx, c); return err }},
 		{"Record", func(ctx context.Context) error { return s.Record(ctx, claims(c.Subject, now)) }},
 		{"Revoke(token)", func(ctx context.Context) error {
-			return s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
+			return s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
 		}},
 		{"Revoke(family)", func(ctx context.Context) error {
-			return s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeFamily, ID: revokertest.NewID("fam"), At: now, TTL: time.Hour})
+			return s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByFamily, ID: revokertest.NewID("fam"), At: now, TTL: time.Hour})
 		}},
 		{"Revoke(subject)", func(ctx context.Context) error {
-			return s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeSubject, ID: revokertest.NewID("sub"), At: now, TTL: time.Hour})
+			return s.Revoke(ctx, guardian.Revocation{Kind: guardian.BySubject, ID: revokertest.NewID("sub"), At: now, TTL: time.Hour})
 		}},
 		{"Consume", func(ctx context.Context) error {
-			_, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
+			_, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
 			return err
 		}},
 		{"Live", func(ctx context.Context) error { return s.Live(ctx, func(guardian.Revocation) error { return nil }) }},
@@ -107,7 +107,7 @@ func TestStuckPreparationHonoursDeadlines(t *testing.T) {
 			}{
 				{"Revoked", func(ctx context.Context) error { _, err := s.Revoked(ctx, c); return err }},
 				{"Revoke", func(ctx context.Context) error {
-					return s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
+					return s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
 				}},
 				{"Record", func(ctx context.Context) error { return s.Record(ctx, claims(c.Subject, now)) }},
 			}

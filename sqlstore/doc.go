@@ -87,8 +87,8 @@
 // recorded, on the store's clock, so this mode obeys the one clock too.
 // Revoking a token deletes its row; subject cut-offs and family
 // revocations still apply. [Store.ActiveTokens] lists
-// a subject's sessions; revoke one with a [guardian.RevokeToken]
-// revocation, or all with [Store.RevokeAll] or a [guardian.RevokeSubject]
+// a subject's sessions; revoke one with a [guardian.ByToken]
+// revocation, or all with [Store.RevokeAll] or a [guardian.BySubject]
 // revocation.
 //
 // # Durability

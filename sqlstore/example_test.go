@@ -55,7 +55,7 @@ func Example() {
 	// measured on this (the issuer's) clock, plus a margin for clock skew
 	// between servers. guardian's Issuer.Revoke computes this TTL itself.
 	ttl := token.ExpiresAt.Sub(now) + time.Minute
-	err = store.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: token.ID, At: now, TTL: ttl})
+	err = store.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: token.ID, At: now, TTL: ttl})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func ExampleStore_ActiveTokens() {
 	// Two logins of alice, each recorded when its token is issued.
 	iat := time.Now().Add(-time.Hour)
 	for _, id := range []string{"laptop", "phone"} {
-		c := &guardian.Claims{Subject: "alice", Type: guardian.Refresh, ID: id, Family: id + "-login", IssuedAt: iat, ExpiresAt: iat.Add(24 * time.Hour)}
+		c := &guardian.Claims{Subject: "alice", Type: guardian.RefreshToken, ID: id, Family: id + "-login", IssuedAt: iat, ExpiresAt: iat.Add(24 * time.Hour)}
 		if err := store.Record(ctx, c); err != nil { // guardian calls this through AfterIssue
 			log.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func ExampleStore_ActiveTokens() {
 	// be accepted, plus a margin for clock skew.
 	phone := sessions[1]
 	ttl := time.Until(phone.ExpiresAt) + time.Minute
-	if err := store.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: phone.ID, At: time.Now(), TTL: ttl}); err != nil {
+	if err := store.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: phone.ID, At: time.Now(), TTL: ttl}); err != nil {
 		log.Fatal(err)
 	}
 	sessions, _ = store.ActiveTokens(ctx, "alice")

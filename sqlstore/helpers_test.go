@@ -292,7 +292,7 @@ func openStore(tb testing.TB, b *backend, db *sql.DB, opts *sqlstore.Options) *s
 func claims(subject string, iat time.Time) *guardian.Claims {
 	return &guardian.Claims{
 		Subject:   subject,
-		Type:      guardian.Access,
+		Type:      guardian.AccessToken,
 		ID:        revokertest.NewID("jti"),
 		Family:    revokertest.NewID("fam"),
 		IssuedAt:  iat.Truncate(time.Second),

@@ -30,7 +30,7 @@ func TestWithIssuer(t *testing.T) {
 				// A generous bound on store calls: this test is about what
 				// the store answers, not how fast (TestOutage and the
 				// deadline tests are), and runs beside every other test.
-				opts := &guardian.Options{Revoker: store, RevokerTimeout: 10 * time.Second}
+				opts := &guardian.IssuerOptions{Revoker: store, RevokerTimeout: 10 * time.Second}
 				if allowList {
 					opts.Hooks.AfterIssue = store.Record
 				}
@@ -43,7 +43,7 @@ func TestWithIssuer(t *testing.T) {
 					if err != nil {
 						t.Fatalf("Issue(access) = %v", err)
 					}
-					refresh, err = issuer.Issue(ctx, user, &guardian.IssueOptions{Type: guardian.Refresh, Family: access.Claims.Family})
+					refresh, err = issuer.Issue(ctx, user, &guardian.IssueOptions{Type: guardian.RefreshToken, Family: access.Claims.Family})
 					if err != nil {
 						t.Fatalf("Issue(refresh) = %v", err)
 					}
@@ -51,7 +51,7 @@ func TestWithIssuer(t *testing.T) {
 				}
 				verify := func(t *testing.T, raw string, want error, why string) {
 					t.Helper()
-					_, err := issuer.Verify(ctx, raw, guardian.Access, guardian.Refresh)
+					_, err := issuer.Verify(ctx, raw, guardian.AccessToken, guardian.RefreshToken)
 					if (want == nil && err != nil) || (want != nil && !errors.Is(err, want)) {
 						t.Fatalf("Verify(%s) = %v, want %v", why, err, want)
 					}
@@ -146,7 +146,7 @@ func TestWithIssuer(t *testing.T) {
 						t.Fatalf("ActiveTokens() after logout everywhere = %+v, %v; want none", list, err)
 					}
 					// A token the store never recorded is refused.
-					stranger := guardiantest.NewIssuer(t, &guardian.Options{Revoker: store, RevokerTimeout: 10 * time.Second})
+					stranger := guardiantest.NewIssuer(t, &guardian.IssuerOptions{Revoker: store, RevokerTimeout: 10 * time.Second})
 					tok, err := stranger.Issue(ctx, revokertest.NewID("user"), nil)
 					if err != nil {
 						t.Fatal(err)

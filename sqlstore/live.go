@@ -42,11 +42,11 @@ func (s *Store) Live(ctx context.Context, fn func(guardian.Revocation) error) er
 		r := guardian.Revocation{ID: string(id), At: now, TTL: ttl}
 		switch kind {
 		case kindToken:
-			r.Kind = guardian.RevokeToken
+			r.Kind = guardian.ByToken
 		case kindFamily:
-			r.Kind = guardian.RevokeFamily
+			r.Kind = guardian.ByFamily
 		case kindSubject:
-			r.Kind, r.At = guardian.RevokeSubject, time.Unix(cutoff, 0)
+			r.Kind, r.At = guardian.BySubject, time.Unix(cutoff, 0)
 		default:
 			return fmt.Errorf("sqlstore: live: unknown kind %d in the revocations table", kind)
 		}

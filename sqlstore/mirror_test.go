@@ -44,10 +44,10 @@ func TestLiveReloadsAfterRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.RevokeToken, ID: token.ID, At: now, TTL: time.Hour})
-		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.RevokeFamily, ID: family.Family, At: now, TTL: time.Hour})
-		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.RevokeSubject, ID: subject.Subject, At: now, TTL: time.Hour})
-		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.RevokeToken, ID: expired.ID, At: now, TTL: 300 * time.Millisecond})
+		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.ByToken, ID: token.ID, At: now, TTL: time.Hour})
+		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.ByFamily, ID: family.Family, At: now, TTL: time.Hour})
+		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.BySubject, ID: subject.Subject, At: now, TTL: time.Hour})
+		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.ByToken, ID: expired.ID, At: now, TTL: 300 * time.Millisecond})
 		if err := s1.Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -38,9 +38,9 @@ func TestRevocationTTLOnStoreClock(t *testing.T) {
 				// 1.5 ms: the store keeps the record 1h and 2 ms.
 				ttl := time.Hour + 1500*time.Microsecond
 				received := clock.Now()
-				mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: at, TTL: ttl})
-				mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: at, TTL: ttl})
-				mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeSubject, ID: bySubject.Subject, At: at, TTL: ttl})
+				mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: at, TTL: ttl})
+				mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: at, TTL: ttl})
+				mustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: bySubject.Subject, At: at, TTL: ttl})
 				byFamily := claims(revokertest.NewID("sub"), at)
 				byFamily.Family = c.Family
 				for _, tok := range []*guardian.Claims{c, byFamily, bySubject} {
@@ -60,7 +60,7 @@ func TestRevocationTTLOnStoreClock(t *testing.T) {
 				}); err != nil {
 					t.Fatalf("Live() = %v", err)
 				}
-				for _, kind := range []guardian.RevocationKind{guardian.RevokeToken, guardian.RevokeFamily, guardian.RevokeSubject} {
+				for _, kind := range []guardian.RevocationKind{guardian.ByToken, guardian.ByFamily, guardian.BySubject} {
 					r, ok := seen[kind]
 					switch {
 					case !ok:
@@ -68,9 +68,9 @@ func TestRevocationTTLOnStoreClock(t *testing.T) {
 						continue
 					case r.TTL != left:
 						t.Errorf("Live() %s revocation TTL = %v, want %v (what is left on the store's clock)", kind, r.TTL, left)
-					case kind == guardian.RevokeSubject && !r.At.Equal(time.Unix(at.Unix(), 0)):
+					case kind == guardian.BySubject && !r.At.Equal(time.Unix(at.Unix(), 0)):
 						t.Errorf("Live() subject revocation At = %v, want the cut-off %v", r.At, time.Unix(at.Unix(), 0))
-					case kind != guardian.RevokeSubject && !r.At.Equal(clock.Now()):
+					case kind != guardian.BySubject && !r.At.Equal(clock.Now()):
 						t.Errorf("Live() %s revocation At = %v, want the store's now %v", kind, r.At, clock.Now())
 					}
 					if err := r.Validate(); err != nil {
@@ -103,7 +103,7 @@ func TestAllowListOneClock(t *testing.T) {
 		for _, offset := range []time.Duration{0, year, -year} {
 			t.Run(fmt.Sprintf("Issuer%+v", offset), func(t *testing.T) {
 				issuerNow := testclock.Now().Add(offset) // the issuer's clock stands still
-				issuer := guardiantest.NewIssuer(t, &guardian.Options{
+				issuer := guardiantest.NewIssuer(t, &guardian.IssuerOptions{
 					Revoker:        s,
 					RevokerTimeout: 10 * time.Second, // semantics here, not speed
 					Clock:          func() time.Time { return issuerNow },
@@ -184,14 +184,14 @@ func TestInvalidInput(t *testing.T) {
 			}
 		}
 		for name, id := range badIDs {
-			for _, kind := range []guardian.RevocationKind{guardian.RevokeToken, guardian.RevokeFamily, guardian.RevokeSubject} {
+			for _, kind := range []guardian.RevocationKind{guardian.ByToken, guardian.ByFamily, guardian.BySubject} {
 				err := s.Revoke(ctx, guardian.Revocation{Kind: kind, ID: id, At: now, TTL: time.Hour})
 				check(t, fmt.Sprintf("Revoke(%s ID %s)", kind, name), err, true)
 				if !errors.Is(err, guardian.ErrInvalidRevocation) {
 					t.Errorf("Revoke(%s ID %s) = %v, want it to wrap guardian.ErrInvalidRevocation too", kind, name, err)
 				}
 			}
-			_, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: id, At: now, TTL: time.Hour})
+			_, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: id, At: now, TTL: time.Hour})
 			check(t, "Consume(ID "+name+")", err, true)
 			_, err = s.ActiveTokens(ctx, id)
 			check(t, "ActiveTokens(subject "+name+")", err, true)
@@ -218,7 +218,7 @@ func TestInvalidInput(t *testing.T) {
 			c.Type = guardian.TokenType(typ)
 			check(t, "Record(token type "+name+")", s.Record(ctx, c), true)
 		}
-		_, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.RevokeFamily, ID: "f", At: now, TTL: time.Hour})
+		_, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByFamily, ID: "f", At: now, TTL: time.Hour})
 		check(t, "Consume(a family revocation)", err, false)
 		check(t, "Record(nil)", s.Record(ctx, nil), false)
 		for name, edit := range map[string]func(c *guardian.Claims){

@@ -33,7 +33,7 @@ func TestOutage(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revoked.ID, At: now, TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: now, TTL: time.Hour})
 			wantRevoked(t, s, revoked, true, "a revoked token, server up")
 			wantRevoked(t, s, live, false, "a live token, server up")
 
@@ -70,7 +70,7 @@ func TestOutage(t *testing.T) {
 					}
 					rctx, cancel := context.WithTimeout(context.Background(), timeout)
 					extra := claims(revokertest.NewID("sub"), now)
-					err := s.Revoke(rctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: extra.ID, At: now, TTL: time.Hour})
+					err := s.Revoke(rctx, guardian.Revocation{Kind: guardian.ByToken, ID: extra.ID, At: now, TTL: time.Hour})
 					cancel()
 					if err == nil {
 						t.Errorf("Revoke() during %s = nil, want an error: the revocation could not be recorded", tt.name)
@@ -96,7 +96,7 @@ func TestOutage(t *testing.T) {
 					}
 					t.Logf("recovered %v after the server came back", time.Since(start).Round(time.Millisecond))
 					wantRevoked(t, s, live, false, "a live token after recovery")
-					mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: extra.ID, At: now, TTL: time.Hour})
+					mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: extra.ID, At: now, TTL: time.Hour})
 				})
 			}
 		})

@@ -26,7 +26,7 @@ func TestRevokedIsIndexed(t *testing.T) {
 			// Rows that the lookups find, among others.
 			now := testclock.Now()
 			for i := range 100 {
-				for _, kind := range []guardian.RevocationKind{guardian.RevokeToken, guardian.RevokeFamily, guardian.RevokeSubject} {
+				for _, kind := range []guardian.RevocationKind{guardian.ByToken, guardian.ByFamily, guardian.BySubject} {
 					id := fmt.Sprintf("%s-%d", kind, i)
 					mustRevoke(t, s, guardian.Revocation{Kind: kind, ID: id, At: now, TTL: time.Hour})
 				}

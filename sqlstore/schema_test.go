@@ -78,7 +78,7 @@ func TestCreateSchema(t *testing.T) {
 			if err := s.Record(ctx, c); err != nil {
 				t.Fatal(err)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
 			wantRevoked(t, s, c, true, "a token of a revoked family, with custom table names")
 			if got := countRows(t, db, quoteTable(b, opts.TokensTable)); got != 0 {
 				t.Errorf("rows in the custom tokens table = %d, want 0 after the family was revoked", got)

@@ -239,11 +239,11 @@ func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
 	var kind, cutoff int64
 	var del *query
 	switch r.Kind {
-	case guardian.RevokeToken:
+	case guardian.ByToken:
 		kind, del = kindToken, &s.q.deleteToken
-	case guardian.RevokeFamily:
+	case guardian.ByFamily:
 		kind, del = kindFamily, &s.q.deleteFamily
-	case guardian.RevokeSubject:
+	case guardian.BySubject:
 		kind, del = kindSubject, &s.q.deleteSubject
 		cutoff = r.At.Unix()
 	}

@@ -142,7 +142,7 @@ func TestIDLimits(t *testing.T) {
 		} {
 			c := claims(revokertest.NewID("sub"), now)
 			c.ID = id
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: now, TTL: time.Hour})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: now, TTL: time.Hour})
 			wantRevoked(t, s, c, true, "a token whose jti is at the length limit")
 			near := claims(c.Subject, now)
 			near.ID = id[:len(id)-2] + "yy"
@@ -152,7 +152,7 @@ func TestIDLimits(t *testing.T) {
 		// say otherwise).
 		c := claims(revokertest.NewID("sub"), now)
 		c.ID = revokertest.NewID("CaseSensitive")
-		mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: c.ID, At: now, TTL: time.Hour})
+		mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: now, TTL: time.Hour})
 		for _, other := range []string{strings.ToLower(c.ID), c.ID + " ", c.ID + "\t"} {
 			o := claims(c.Subject, now)
 			o.ID = other
@@ -170,7 +170,7 @@ func TestIDLimits(t *testing.T) {
 		}
 		for _, tt := range bad {
 			t.Run(tt.name, func(t *testing.T) {
-				err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: tt.id, At: now, TTL: time.Hour})
+				err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: tt.id, At: now, TTL: time.Hour})
 				if !errors.Is(err, sqlstore.ErrInvalidID) {
 					t.Errorf("Revoke(%s ID) = %v, want ErrInvalidID", tt.name, err)
 				}
@@ -213,7 +213,7 @@ func TestMissingSchemaFailsClosed(t *testing.T) {
 			t.Errorf("Revoked() error = %v, want it to wrap guardian.ErrUnavailable", err)
 		}
 		now := testclock.Now()
-		if err := s.Revoke(context.Background(), guardian.Revocation{Kind: guardian.RevokeToken, ID: "x", At: now, TTL: time.Hour}); err == nil {
+		if err := s.Revoke(context.Background(), guardian.Revocation{Kind: guardian.ByToken, ID: "x", At: now, TTL: time.Hour}); err == nil {
 			t.Error("Revoke() without tables = nil, want an error")
 		}
 	})
@@ -263,7 +263,7 @@ func TestClose(t *testing.T) {
 			name string
 			err  error
 		}{
-			{name: "Revoke", err: s.Revoke(ctx, guardian.Revocation{Kind: guardian.RevokeToken, ID: "x", At: now, TTL: time.Hour})},
+			{name: "Revoke", err: s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: "x", At: now, TTL: time.Hour})},
 			{name: "Revoked", err: func() error { _, err := s.Revoked(ctx, c); return err }()},
 			{name: "Record", err: s.Record(ctx, claims("sub", now))},
 			{name: "ActiveTokens", err: func() error { _, err := s.ActiveTokens(ctx, c.Subject); return err }()},
@@ -304,9 +304,9 @@ func TestRestart(t *testing.T) {
 				t.Fatalf("Record() = %v", err)
 			}
 		}
-		mustRevoke(t, s1, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokedToken.ID, At: now, TTL: time.Hour})
-		mustRevoke(t, s1, guardian.Revocation{Kind: guardian.RevokeFamily, ID: revokedFamily.Family, At: now, TTL: time.Hour})
-		mustRevoke(t, s1, guardian.Revocation{Kind: guardian.RevokeSubject, ID: revokedSubject.Subject, At: now, TTL: time.Hour})
+		mustRevoke(t, s1, guardian.Revocation{Kind: guardian.ByToken, ID: revokedToken.ID, At: now, TTL: time.Hour})
+		mustRevoke(t, s1, guardian.Revocation{Kind: guardian.ByFamily, ID: revokedFamily.Family, At: now, TTL: time.Hour})
+		mustRevoke(t, s1, guardian.Revocation{Kind: guardian.BySubject, ID: revokedSubject.Subject, At: now, TTL: time.Hour})
 		if err := s1.Close(); err != nil {
 			t.Fatal(err)
 		}

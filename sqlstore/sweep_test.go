@@ -41,11 +41,11 @@ func TestSweep(t *testing.T) {
 
 		sub := revokertest.NewID("sub")
 		for _, r := range []guardian.Revocation{
-			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Minute},
-			{Kind: guardian.RevokeFamily, ID: revokertest.NewID("fam"), At: now, TTL: time.Minute},
-			{Kind: guardian.RevokeSubject, ID: revokertest.NewID("sub"), At: now, TTL: time.Minute},
-			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Minute},
-			{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: 2 * time.Hour},
+			{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Minute},
+			{Kind: guardian.ByFamily, ID: revokertest.NewID("fam"), At: now, TTL: time.Minute},
+			{Kind: guardian.BySubject, ID: revokertest.NewID("sub"), At: now, TTL: time.Minute},
+			{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Minute},
+			{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: 2 * time.Hour},
 		} {
 			mustRevoke(t, s, r)
 		}
@@ -94,9 +94,9 @@ func TestSweeper(t *testing.T) {
 		s := openStore(t, b, db, opts)
 		now := testclock.Now()
 		for range 3 {
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: 100 * time.Millisecond})
+			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: 100 * time.Millisecond})
 		}
-		mustRevoke(t, s, guardian.Revocation{Kind: guardian.RevokeToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
+		mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
 		deadline := time.Now().Add(10 * time.Second)
 		for countRows(t, db, opts.RevocationsTable) != 1 {
 			if time.Now().After(deadline) {

@@ -424,7 +424,7 @@ func TestAsymmetricModeServesJWKS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			verifier, err := guardian.NewIssuer(set, &guardian.Options{Issuer: "guardian-example", Audience: []string{"guardian-example"}})
+			verifier, err := guardian.NewIssuer(set, &guardian.IssuerOptions{Issuer: "guardian-example", Audience: []string{"guardian-example"}})
 			if err != nil {
 				t.Fatal(err)
 			}

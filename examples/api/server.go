@@ -27,7 +27,7 @@ type server struct {
 // newServer wires the library: issuer with the store as Revoker, the
 // Guardian over the demo users, and the routes.
 func newServer(keys *guardian.KeySet, revoker guardian.Revoker, logger *slog.Logger) (*server, error) {
-	issuer, err := guardian.NewIssuer(keys, &guardian.Options{
+	issuer, err := guardian.NewIssuer(keys, &guardian.IssuerOptions{
 		Issuer:   "guardian-example",
 		Audience: []string{"guardian-example"},
 		Revoker:  revoker,
@@ -51,7 +51,7 @@ func newServer(keys *guardian.KeySet, revoker guardian.Revoker, logger *slog.Log
 	s.g, err = guardian.New(issuer,
 		func(u *user) (string, error) { return u.ID, nil },
 		func(ctx context.Context, c *guardian.Claims) (*user, error) { return s.users.byID(c.Subject) },
-		&guardian.AuthOptions[*user]{ErrorHandler: s.authError})
+		&guardian.GuardianOptions[*user]{ErrorHandler: s.authError})
 	if err != nil {
 		return nil, err
 	}
@@ -147,19 +147,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errorJSON{Error: "invalid_credentials", Description: "wrong email or password"})
 		return
 	}
-	access, _, err := s.g.SignIn(w, r, u)
+	pair, _, err := s.g.SignIn(w, r, u)
 	if err != nil {
 		s.serverError(w, "sign in", err)
 		return
 	}
-	refresh, err := s.g.Issue(r.Context(), u, &guardian.IssueOptions{Type: guardian.Refresh, Family: access.Claims.Family})
-	if err != nil {
-		s.serverError(w, "issue refresh token", err)
-		return
-	}
 	s.logger.Info("login", "user", u.ID)
 	writeJSON(w, http.StatusOK, tokensJSON{
-		Token: access.Raw, RefreshToken: refresh.Raw, Exp: access.Claims.ExpiresAt.Unix(),
+		Token: pair.Access.Raw, RefreshToken: pair.Refresh.Raw, Exp: pair.Access.Claims.ExpiresAt.Unix(),
 		User: &userJSON{ID: u.ID, Email: u.Email},
 	})
 }
@@ -170,18 +165,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 // for a retry. The user is loaded again, so a user who is gone gets 401. A
 // reused refresh token revokes its family.
 func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := decodeBody(w, r, &in); err != nil || in.RefreshToken == "" {
-		desc := "refresh_token is required"
-		if err != nil {
-			desc = err.Error()
-		}
-		writeJSON(w, http.StatusBadRequest, errorJSON{Error: "invalid_request", Description: desc})
-		return
-	}
-	pair, err := s.g.Refresh(w, r, in.RefreshToken)
+	pair, err := s.g.Refresh(w, r) // the refresh_token of the JSON body
 	if err != nil {
 		if errors.Is(err, guardian.ErrRevoked) {
 			s.logger.Warn("refresh token reuse: family revoked")
@@ -199,7 +183,7 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 
 // logout revokes the access token and every token of its login.
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {
-	if err := s.g.SignOut(r); err != nil {
+	if err := s.g.SignOut(w, r); err != nil {
 		s.authError(w, r, err)
 		return
 	}
