@@ -14,14 +14,17 @@
 //     [Issuer.Revoke] and [Issuer.Peek].
 //   - A [Guardian] is the front typed by the app's user: [New] takes the
 //     issuer and two callbacks (user → subject, claims → user) and offers
-//     [Guardian.SignIn], [Guardian.SignOut], [Guardian.CurrentResource] and
-//     the middleware.
+//     [Guardian.SignIn], [Guardian.Protect], [Guardian.Refresh],
+//     [Guardian.SignOut], [Guardian.CurrentResource] and the middleware.
 //   - A [Revoker] remembers revocations: [MemoryRevoker] in this process,
 //     the sqlstore and redisstore modules across processes and restarts.
 //
 // # Middleware order
 //
-// Each middleware is a func(http.Handler) http.Handler and does one thing:
+// [Guardian.Protect] (or [Guardian.Authenticated], its middleware form)
+// protects a route in one call, and [Guardian.Optional] serves anonymous
+// users too. They are made of parts, each a func(http.Handler)
+// http.Handler that does one thing, for apps that compose them:
 //
 //	g.VerifyHeader(nil)          // find and verify the token; record the outcome
 //	  → g.LoadResource(nil)      // claims → user, for CurrentResource
@@ -32,6 +35,19 @@
 // VerifyOptions.RejectInvalid is set), so the same chain without
 // EnsureAuthenticated serves routes open to anonymous users too. Put
 // EnsureNotAuthenticated in front of login and sign-up.
+//
+// # Browser apps
+//
+// With [GuardianOptions].Cookies, SignIn and Refresh also hand the tokens
+// out as HttpOnly, Secure, SameSite cookies, SignOut clears them, and the
+// middleware reads them, refusing cross-site unsafe requests
+// ([CookieOptions] says how).
+//
+// # Logs and metrics
+//
+// GuardianOptions.OnRefused and OnAuthenticated see every refusal (with
+// its [Reason]) and every success; GuardianOptions.Logger receives the
+// causes of 5xx answers.
 //
 // # Errors
 //
@@ -56,8 +72,8 @@
 //
 // # Revocation
 //
-// A token is revoked by jti for as long as it could be accepted; [Issuer.RevokeSubject] revokes
-// every token of a user issued up to now ("log out everywhere");
+// A token is revoked by jti for as long as it could be accepted;
+// [Issuer.RevokeSubject] revokes every token of a user issued up to now ("log out everywhere");
 // [Issuer.RevokeFamily] revokes every token of one login (its access and
 // refresh tokens, refreshed or not). With a Revoker configured, every
 // verification asks it, tokens without jti are refused, and a Revoker that
@@ -71,6 +87,9 @@
 // counts on its own clock, so a store's clock never has to agree with the
 // issuers' (see [Revoker]). A process that
 // owns its store can answer checks from memory with a [Mirror].
+//
+// The design, the route of a request through the files and the rules
+// between the parts are in ARCHITECTURE.md at the repository root.
 //
 // # Keys and caching
 //

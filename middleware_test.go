@@ -78,7 +78,7 @@ func errorCode(t *testing.T, w *httptest.ResponseRecorder) string {
 	return body.Error
 }
 
-// TestRFC6750Answers checks the table of DESIGN.md, "Errors on the wire".
+// TestRFC6750Answers checks the RFC 6750 table of README.md ("The parts, and their order").
 func TestRFC6750Answers(t *testing.T) {
 	rev := guardian.NewMemoryRevoker(nil)
 	gf := newTestGuardian(t, &guardian.IssuerOptions{Revoker: rev}, nil)

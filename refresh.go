@@ -16,6 +16,23 @@ type TokenPair struct {
 	Refresh Token
 }
 
+// MarshalJSON writes the pair as an OAuth 2.0 token response (RFC 6749
+// §5.1): {"access_token", "token_type": "Bearer", "expires_in" (seconds of
+// the access token's life), "refresh_token"}. A handler can answer a login
+// or a refresh with it as it is.
+func (p TokenPair) MarshalJSON() ([]byte, error) {
+	var expiresIn int64
+	if c := p.Access.Claims; c != nil {
+		expiresIn = int64(c.ExpiresAt.Sub(c.IssuedAt) / time.Second)
+	}
+	return json.Marshal(struct {
+		AccessToken  string `json:"access_token"`
+		TokenType    string `json:"token_type"`
+		ExpiresIn    int64  `json:"expires_in"`
+		RefreshToken string `json:"refresh_token,omitempty"`
+	}{p.Access.Raw, "Bearer", expiresIn, p.Refresh.Raw})
+}
+
 // SuccessorOptions are the optional settings of [Issuer.Refresh] and
 // [Issuer.Exchange]; nil means defaults.
 type SuccessorOptions struct {
