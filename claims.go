@@ -58,7 +58,7 @@ type Claims struct {
 // receive their values too; leave them out of v to ignore them.
 func (c *Claims) Custom(v any) error {
 	if len(c.payload) == 0 {
-		return errors.New("guardian: claims carry no payload")
+		return fmt.Errorf("%w: claims carry no payload", ErrInvalidArgument)
 	}
 	if err := json.Unmarshal([]byte(c.payload), v); err != nil {
 		return fmt.Errorf("guardian: decode custom claims: %w", err)
@@ -172,7 +172,7 @@ func encodeCustom(v any) (json.RawMessage, error) {
 		// (with Unicode folding: "ſub" is "sub"), so a custom "EXP" would
 		// set exp. Refuse every name that folds to a registered one.
 		if isRegisteredName(name) {
-			return nil, fmt.Errorf("guardian: custom claim %q is a registered claim; set it through the issuer", name)
+			return nil, fmt.Errorf("%w: custom claim %q is a registered claim; set it through the issuer", ErrInvalidArgument, name)
 		}
 	}
 	return raw, nil

@@ -1,7 +1,6 @@
 package guardian
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -70,13 +69,13 @@ func newCookieJar(o *CookieOptions) (*cookieJar, error) {
 		j.SameSite = http.SameSiteLaxMode
 	case http.SameSiteLaxMode, http.SameSiteStrictMode:
 	default:
-		return nil, errors.New("guardian: CookieOptions.SameSite must be Lax or Strict")
+		return nil, fmt.Errorf("%w: CookieOptions.SameSite must be Lax or Strict", ErrConfig)
 	}
 	if j.RefreshPath == "" {
-		return nil, errors.New("guardian: CookieOptions.RefreshPath is required: the path of the route that refreshes")
+		return nil, fmt.Errorf("%w: CookieOptions.RefreshPath is required: the path of the route that refreshes", ErrConfig)
 	}
 	if j.AccessName == j.RefreshName {
-		return nil, fmt.Errorf("guardian: the access and refresh cookies are both named %q", j.AccessName)
+		return nil, fmt.Errorf("%w: the access and refresh cookies are both named %q", ErrConfig, j.AccessName)
 	}
 	for _, name := range []string{j.AccessName, j.RefreshName} {
 		if err := (&http.Cookie{Name: name, Value: "x"}).Valid(); err != nil {

@@ -81,6 +81,13 @@ var (
 	// ErrNoRevoker is returned by operations that revoke when the Issuer
 	// has no Revoker.
 	ErrNoRevoker = errors.New("guardian: no Revoker configured")
+	// ErrConfig: a constructor was given settings it cannot work with
+	// (NewIssuer, New, NewMirror, CookieOptions, JWKSOptions).
+	ErrConfig = errors.New("guardian: invalid configuration")
+	// ErrInvalidArgument: an operation was given an argument it cannot
+	// use: custom claims that are not a JSON object or name a registered
+	// claim, a TTL out of bounds, a token type without a TTL.
+	ErrInvalidArgument = errors.New("guardian: invalid argument")
 	// ErrInvalidCredentials: a password check failed, or the user is unknown;
 	// the two are deliberately the same error.
 	ErrInvalidCredentials = errors.New("guardian: invalid credentials")
@@ -94,7 +101,7 @@ var reasons = []error{
 	ErrResourceNotFound, ErrMalformedRequest, ErrMissingToken, ErrCrossSite,
 	ErrInsufficientScope, ErrAlreadyAuthenticated, ErrUnavailable,
 	ErrInvalidToken, ErrInvalidRevocation, ErrInvalidID, ErrKey,
-	ErrNoRevoker, ErrInvalidCredentials,
+	ErrNoRevoker, ErrInvalidCredentials, ErrConfig, ErrInvalidArgument,
 }
 
 // Reason returns the most specific sentinel error of the package that err

@@ -71,7 +71,7 @@ type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 // returns an error wrapping [ErrResourceNotFound] when the user is gone.
 func New[U any](issuer *Issuer, subject func(U) (string, error), resource func(ctx context.Context, c *Claims) (U, error), opts *GuardianOptions[U]) (*Guardian[U], error) {
 	if issuer == nil || subject == nil || resource == nil {
-		return nil, errors.New("guardian: New needs an issuer, a subject callback and a resource callback")
+		return nil, fmt.Errorf("%w: New needs an issuer, a subject callback and a resource callback", ErrConfig)
 	}
 	g := &Guardian[U]{issuer: issuer, subject: subject, resource: resource, realm: "api", scheme: "Bearer"}
 	if opts != nil {
@@ -97,10 +97,10 @@ func New[U any](issuer *Issuer, subject func(U) (string, error), resource func(c
 		g.logger = slog.Default()
 	}
 	if !authheader.IsToken(g.scheme) {
-		return nil, fmt.Errorf("guardian: scheme %q is not an HTTP token", g.scheme)
+		return nil, fmt.Errorf("%w: scheme %q is not an HTTP token", ErrConfig, g.scheme)
 	}
 	if !authheader.IsQuotable(g.realm) {
-		return nil, fmt.Errorf("guardian: realm %q cannot be sent in a WWW-Authenticate header", g.realm)
+		return nil, fmt.Errorf("%w: realm %q cannot be sent in a WWW-Authenticate header", ErrConfig, g.realm)
 	}
 	if g.onError == nil {
 		g.onError = g.DefaultErrorHandler

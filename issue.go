@@ -62,12 +62,12 @@ func (i *Issuer) Issue(ctx context.Context, subject string, opts *IssueOptions) 
 	}
 	ttl := opts.TTL
 	if ttl < 0 {
-		return Token{}, fmt.Errorf("guardian: negative TTL %v", ttl)
+		return Token{}, fmt.Errorf("%w: negative TTL %v", ErrInvalidArgument, ttl)
 	}
 	// Subject and family revocations are kept for the longest type TTL
 	// (see BySubject): a longer-lived token would outlive them.
 	if ttl > i.maxTTL {
-		return Token{}, fmt.Errorf("guardian: TTL %v is longer than the longest token type TTL %v; add a type to IssuerOptions.TTL", ttl, i.maxTTL)
+		return Token{}, fmt.Errorf("%w: TTL %v is longer than the longest token type TTL %v; add a type to IssuerOptions.TTL", ErrInvalidArgument, ttl, i.maxTTL)
 	}
 	custom, err := encodeCustom(opts.Custom)
 	if err != nil {
@@ -82,7 +82,7 @@ func (i *Issuer) issue(ctx context.Context, c *Claims, ttl time.Duration, custom
 	if ttl == 0 {
 		var ok bool
 		if ttl, ok = i.ttl[c.Type]; !ok {
-			return Token{}, fmt.Errorf("guardian: token type %q has no TTL; add it to IssuerOptions.TTL", c.Type)
+			return Token{}, fmt.Errorf("%w: token type %q has no TTL; add it to IssuerOptions.TTL", ErrInvalidArgument, c.Type)
 		}
 	}
 	now := time.Unix(i.now().Unix(), 0)

@@ -156,13 +156,13 @@ func NewIssuer(keys *KeySet, opts *IssuerOptions) (*Issuer, error) {
 		hooks:          opts.Hooks,
 	}
 	if i.leeway < 0 {
-		return nil, fmt.Errorf("guardian: negative leeway %v", i.leeway)
+		return nil, fmt.Errorf("%w: negative leeway %v", ErrConfig, i.leeway)
 	}
 	if i.maxSize == 0 {
 		i.maxSize = DefaultMaxTokenSize
 	}
 	if i.maxSize < 0 {
-		return nil, fmt.Errorf("guardian: negative MaxTokenSize %d", i.maxSize)
+		return nil, fmt.Errorf("%w: negative MaxTokenSize %d", ErrConfig, i.maxSize)
 	}
 	if i.now == nil {
 		i.now = time.Now
@@ -171,7 +171,7 @@ func NewIssuer(keys *KeySet, opts *IssuerOptions) (*Issuer, error) {
 	case i.familyLifetime == 0:
 		i.familyLifetime = DefaultFamilyLifetime
 	case i.familyLifetime < 0:
-		return nil, fmt.Errorf("guardian: negative FamilyLifetime %v", i.familyLifetime)
+		return nil, fmt.Errorf("%w: negative FamilyLifetime %v", ErrConfig, i.familyLifetime)
 	}
 	switch {
 	case i.retryWindow == 0:
@@ -190,7 +190,7 @@ func NewIssuer(keys *KeySet, opts *IssuerOptions) (*Issuer, error) {
 	}
 	for typ, ttl := range opts.TTL {
 		if typ == "" || ttl <= 0 {
-			return nil, fmt.Errorf("guardian: TTL of token type %q must be a positive duration, got %v", typ, ttl)
+			return nil, fmt.Errorf("%w: TTL of token type %q must be a positive duration, got %v", ErrConfig, typ, ttl)
 		}
 		i.ttl[typ] = ttl
 	}
@@ -200,15 +200,15 @@ func NewIssuer(keys *KeySet, opts *IssuerOptions) (*Issuer, error) {
 	// A subject revocation is kept for the longest TTL plus margins: it
 	// must fit a Revocation.
 	if i.maxTTL+3*i.leeway+time.Second > MaxRevocationTTL {
-		return nil, fmt.Errorf("guardian: token lifetimes up to %v and leeway %v are longer than revocations can be kept (%v)", i.maxTTL, i.leeway, MaxRevocationTTL)
+		return nil, fmt.Errorf("%w: token lifetimes up to %v and leeway %v are longer than revocations can be kept (%v)", ErrConfig, i.maxTTL, i.leeway, MaxRevocationTTL)
 	}
 	for _, a := range i.aud {
 		if a == "" {
-			return nil, fmt.Errorf("guardian: empty audience")
+			return nil, fmt.Errorf("%w: empty audience", ErrConfig)
 		}
 	}
 	if i.cacheSize < 0 {
-		return nil, fmt.Errorf("guardian: negative CacheSize %d", i.cacheSize)
+		return nil, fmt.Errorf("%w: negative CacheSize %d", ErrConfig, i.cacheSize)
 	}
 	i.keys.Store(i.newKeyState(keys))
 	return i, nil

@@ -206,10 +206,10 @@ func ParseJWKSWithOptions(data []byte, opts *JWKSOptions) ([]*Key, error) {
 		}
 	}
 	if minBits < minRSABits {
-		return nil, fmt.Errorf("guardian: JWKSOptions.MinRSABits %d is below the floor of %d", minBits, minRSABits)
+		return nil, fmt.Errorf("%w: JWKSOptions.MinRSABits %d is below the floor of %d", ErrConfig, minBits, minRSABits)
 	}
 	if maxBits < minBits {
-		return nil, fmt.Errorf("guardian: JWKSOptions.MaxRSABits %d is below the minimum of %d", maxBits, minBits)
+		return nil, fmt.Errorf("%w: JWKSOptions.MaxRSABits %d is below the minimum of %d", ErrConfig, maxBits, minBits)
 	}
 	var set jwkSet
 	if err := json.Unmarshal(data, &set); err != nil {

@@ -200,7 +200,7 @@ func (i *Issuer) reused(ctx context.Context, old *Claims, cause error) error {
 // app-defined type for a refresh token. The presented token stays valid.
 func (i *Issuer) Exchange(ctx context.Context, raw string, from []TokenType, to TokenType, opts *SuccessorOptions) (Token, error) {
 	if len(from) == 0 {
-		return Token{}, errors.New("guardian: Exchange needs the token types it accepts")
+		return Token{}, fmt.Errorf("%w: Exchange needs the token types it accepts", ErrInvalidArgument)
 	}
 	old, err := i.verify(ctx, raw, from)
 	if err != nil {
@@ -244,7 +244,7 @@ func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType, id s
 	}
 	ttl, ok := i.ttl[typ]
 	if !ok {
-		return Token{}, fmt.Errorf("guardian: token type %q has no TTL; add it to IssuerOptions.TTL", typ)
+		return Token{}, fmt.Errorf("%w: token type %q has no TTL; add it to IssuerOptions.TTL", ErrInvalidArgument, typ)
 	}
 	left := authTime.Add(i.familyLifetime).Sub(time.Unix(i.now().Unix(), 0))
 	if left < time.Second {

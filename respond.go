@@ -42,7 +42,7 @@ func ErrorStatus(err error) (status int, code string) {
 // describe returns a fixed, safe description of err: the text of its most
 // specific sentinel, never details that echo client input or internals.
 func describe(err error) string {
-	if s := Reason(err); s != nil && s != ErrInvalidRevocation && s != ErrInvalidID && s != ErrKey && s != ErrNoRevoker {
+	if s := Reason(err); s != nil && s != ErrInvalidRevocation && s != ErrInvalidID && s != ErrKey && s != ErrNoRevoker && s != ErrConfig && s != ErrInvalidArgument {
 		return strings.TrimPrefix(s.Error(), "guardian: ")
 	}
 	return "internal error"

@@ -2,7 +2,6 @@ package guardian
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 )
@@ -45,10 +44,10 @@ var _ TokenConsumer = (*Mirror)(nil)
 // means defaults.
 func NewMirror(ctx context.Context, store Lister, opts *MemoryRevokerOptions) (*Mirror, error) {
 	if store == nil {
-		return nil, errors.New("guardian: NewMirror needs a store")
+		return nil, fmt.Errorf("%w: NewMirror needs a store", ErrConfig)
 	}
 	if al, ok := store.(interface{ AllowList() bool }); ok && al.AllowList() {
-		return nil, errors.New("guardian: a store in allow-list mode cannot be mirrored")
+		return nil, fmt.Errorf("%w: a store in allow-list mode cannot be mirrored", ErrConfig)
 	}
 	m := &Mirror{store: store, mem: NewMemoryRevoker(opts)}
 	n := 0
