@@ -28,10 +28,10 @@
 package guardianecho
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/gate"
 	"github.com/labstack/echo/v4"
 )
 
@@ -54,40 +54,18 @@ func Optional[U any](g *guardian.Guardian[U]) echo.MiddlewareFunc {
 	return adapt(g.Optional())
 }
 
-// passage records the request that reached the end of the Guardian's
-// middleware, if one did.
-type passage struct{ r *http.Request }
-
-// passageKey is the context key of the request's passage.
-type passageKey struct{}
-
-// reached is the end of the Guardian's middleware: it records the request,
-// with the context the middleware gave it.
-var reached = http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-	if p, ok := r.Context().Value(passageKey{}).(*passage); ok {
-		p.r = r
-	}
-})
-
-// adapt runs the net/http middleware mw in front of next. mw is built
-// once; each request finds its own passage in its context.
+// adapt runs the net/http middleware mw in front of next.
 func adapt(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
-	h := mw(reached)
+	g := gate.New(mw)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			p := new(passage)
-			r := c.Request()
-			r = r.WithContext(context.WithValue(r.Context(), passageKey{}, p))
-			if r.Pattern == "" {
-				r.Pattern = c.Path()
-			}
-			h.ServeHTTP(c.Response(), r)
-			if p.r == nil {
+			r, ok := g.Pass(c.Response(), c.Request(), c.Path())
+			if !ok {
 				// Refused: the error handler has answered through
 				// c.Response(). An error here would make echo answer again.
 				return nil
 			}
-			c.SetRequest(p.r)
+			c.SetRequest(r)
 			return next(c)
 		}
 	}

@@ -30,11 +30,11 @@
 package guardiangin
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/gate"
 )
 
 // Authenticated returns the gin middleware of a protected route: the
@@ -56,39 +56,18 @@ func Optional[U any](g *guardian.Guardian[U]) gin.HandlerFunc {
 	return adapt(g.Optional())
 }
 
-// passage records the request that reached the end of the Guardian's
-// middleware, if one did.
-type passage struct{ r *http.Request }
-
-// passageKey is the context key of the request's passage.
-type passageKey struct{}
-
-// reached is the end of the Guardian's middleware: it records the request,
-// with the context the middleware gave it.
-var reached = http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-	if p, ok := r.Context().Value(passageKey{}).(*passage); ok {
-		p.r = r
-	}
-})
-
 // adapt runs the net/http middleware mw in front of the rest of the gin
-// chain. mw is built once; each request finds its own passage in its
-// context.
+// chain.
 func adapt(mw func(http.Handler) http.Handler) gin.HandlerFunc {
-	h := mw(reached)
+	g := gate.New(mw)
 	return func(c *gin.Context) {
-		p := new(passage)
-		r := c.Request.WithContext(context.WithValue(c.Request.Context(), passageKey{}, p))
-		if r.Pattern == "" {
-			r.Pattern = c.FullPath()
-		}
-		h.ServeHTTP(c.Writer, r)
-		if p.r == nil {
+		r, ok := g.Pass(c.Writer, c.Request, c.FullPath())
+		if !ok {
 			// Refused: the error handler has answered through c.Writer.
 			c.Abort()
 			return
 		}
-		c.Request = p.r
+		c.Request = r
 		c.Next()
 	}
 }
