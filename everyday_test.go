@@ -295,8 +295,8 @@ func TestRefreshFindsTheToken(t *testing.T) {
 					t.Fatalf("Refresh = %v, want %v", err, tt.want)
 				}
 				status, _ := guardian.ErrorStatus(err)
-				if wantStatus := map[bool]int{true: 400, false: 401}[errors.Is(tt.want, guardian.ErrMalformedRequest)]; status != wantStatus {
-					t.Errorf("status %d, want %d", status, wantStatus)
+				if wantStatus := map[bool]int{true: 400, false: 401}[errors.Is(tt.want, guardian.ErrMalformedRequest)]; status != wantStatus || rec.Code != wantStatus {
+					t.Errorf("ErrorStatus %d, answered %d; want %d, answered by Refresh itself", status, rec.Code, wantStatus)
 				}
 				return
 			}
@@ -364,5 +364,27 @@ func TestReason(t *testing.T) {
 	}
 	if guardian.Reason(nil) != nil {
 		t.Error("Reason(nil) != nil")
+	}
+}
+
+// TestSignOutAnswersItsFailures: like the middleware, SignOut answers a
+// failure through the error handler, so a handler only writes on success.
+func TestSignOutAnswersItsFailures(t *testing.T) {
+	for name, opts := range map[string]*guardian.IssuerOptions{
+		"not signed in": {Revoker: guardian.NewMemoryRevoker(nil)},
+		"store down":    {Revoker: downRevoker{}, RevokerFailOpen: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			gf := newTestGuardian(t, opts, nil)
+			r := request()
+			want := http.StatusUnauthorized
+			if name == "store down" {
+				r, want = signedIn(t, gf.g, gf.token(t, "u1", nil)), http.StatusServiceUnavailable
+			}
+			rec := httptest.NewRecorder()
+			if err := gf.g.SignOut(rec, r); err == nil || rec.Code != want {
+				t.Fatalf("SignOut = %v, answered %d; want an error answered %d", err, rec.Code, want)
+			}
+		})
 	}
 }

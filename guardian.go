@@ -193,17 +193,21 @@ func (g *Guardian[U]) handOut(w http.ResponseWriter, pair TokenPair) {
 // header. None at all: ErrMissingToken (401); a body that cannot be read,
 // or a body without refresh_token: ErrMalformedRequest (400
 // invalid_request, as RFC 6749 §5.2 answers a missing parameter).
+//
+// Like the middleware, Refresh answers a failure itself, through the
+// Guardian's error handler (after OnRefused), and returns the error for
+// the caller's logs: on error, write nothing more.
 func (g *Guardian[U]) Refresh(w http.ResponseWriter, r *http.Request) (TokenPair, error) {
 	raw, err := g.presentedRefreshToken(w, r)
-	if err != nil {
-		return TokenPair{}, err
+	if err == nil {
+		var pair TokenPair
+		if pair, err = g.issuer.Refresh(r.Context(), raw, &SuccessorOptions{Custom: g.successorClaims}); err == nil {
+			g.handOut(w, pair)
+			return pair, nil
+		}
 	}
-	pair, err := g.issuer.Refresh(r.Context(), raw, &SuccessorOptions{Custom: g.successorClaims})
-	if err != nil {
-		return TokenPair{}, err
-	}
-	g.handOut(w, pair)
-	return pair, nil
+	g.refuse(w, r, nil, err)
+	return TokenPair{}, err
 }
 
 // successorClaims loads the user of old and computes their custom claims
@@ -232,9 +236,21 @@ func (g *Guardian[U]) successorClaims(ctx context.Context, old *Claims) (any, er
 // SignOut revokes the request's current token and its family (every token
 // of the same login, refresh tokens included), so that no verifier sharing
 // the Revoker accepts them again, and clears the cookies when
-// GuardianOptions.Cookies is set. It returns ErrMissingToken when the
-// request is not authenticated and ErrNoRevoker without a Revoker.
+// GuardianOptions.Cookies is set. Write the answer yourself (204, say).
+//
+// A failure is answered through the Guardian's error handler, like the
+// middleware's refusals, and returned for the caller's logs:
+// ErrMissingToken when the request is not authenticated, ErrUnavailable
+// when the store cannot answer, ErrNoRevoker without a Revoker.
 func (g *Guardian[U]) SignOut(w http.ResponseWriter, r *http.Request) error {
+	if err := g.signOut(w, r); err != nil {
+		g.refuse(w, r, nil, err)
+		return err
+	}
+	return nil
+}
+
+func (g *Guardian[U]) signOut(w http.ResponseWriter, r *http.Request) error {
 	c, ok := CurrentClaims(r.Context())
 	if !ok {
 		return ErrMissingToken
