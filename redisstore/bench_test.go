@@ -8,6 +8,7 @@ import (
 
 	"github.com/guardian-go/guardian"
 	"github.com/guardian-go/guardian/internal/testclock"
+	"github.com/guardian-go/guardian/revokertest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -57,9 +58,9 @@ func fill(b *testing.B, r guardian.Revoker) {
 	now := testclock.Now()
 	for range 100 {
 		c := claims()
-		mustRevoke(b, r, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: now, TTL: time.Hour})
-		mustRevoke(b, r, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: now, TTL: time.Hour})
-		mustRevoke(b, r, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: now, TTL: time.Hour})
+		revokertest.MustRevoke(b, r, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: now, TTL: time.Hour})
+		revokertest.MustRevoke(b, r, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: now, TTL: time.Hour})
+		revokertest.MustRevoke(b, r, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: now, TTL: time.Hour})
 	}
 }
 

@@ -72,9 +72,9 @@ func TestClusterSpreadsKeys(t *testing.T) {
 	if err := client.MGet(ctx, prefix+"jti:"+c.ID, prefix+"sub:"+c.Subject, prefix+"fam:"+c.Family).Err(); err != nil {
 		t.Logf("MGET across slots: %v (why the Store pipelines GETs on a Cluster)", err)
 	}
-	wantRevoked(t, s, c, false, "a fresh token")
-	mustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: c.IssuedAt, TTL: time.Hour})
-	wantRevoked(t, s, c, true, "a token of a revoked subject")
+	revokertest.WantRevoked(t, s, c, false, "a fresh token")
+	revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: c.IssuedAt, TTL: time.Hour})
+	revokertest.WantRevoked(t, s, c, true, "a token of a revoked subject")
 }
 
 // TestClusterWaitReplicas checks WAIT on the primary that owns each key.
@@ -101,9 +101,9 @@ func TestClusterWaitReplicas(t *testing.T) {
 		s, _ := newStoreOn(t, client, &redisstore.Options{WaitReplicas: replicas, WaitTimeout: time.Second})
 		for range 10 { // keys on different primaries
 			c := claims()
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: testclock.Now(), TTL: time.Hour})
-			wantRevoked(t, s, c, true, "a token revoked with WaitReplicas")
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: testclock.Now(), TTL: time.Hour})
+			revokertest.WantRevoked(t, s, c, true, "a token revoked with WaitReplicas")
 		}
 	}
 	s, _ := newStoreOn(t, client, &redisstore.Options{WaitReplicas: 100, WaitTimeout: 100 * time.Millisecond})

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
-	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/redisstore"
+	"github.com/guardian-go/guardian/revokertest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -150,45 +150,10 @@ func newStoreOn(tb testing.TB, client redis.UniversalClient, opts *redisstore.Op
 	return s, opts.KeyPrefix
 }
 
-// newID returns a random ID.
-func newID(kind string) string {
-	var b [12]byte
-	rand.Read(b[:])
-	return kind + "-" + hex.EncodeToString(b[:])
-}
-
-// claims describes a token issued now, valid for an hour. Its instants
-// come from testclock.Now, which GUARDIAN_TEST_CLOCK_OFFSET moves away from
-// the clock of Redis: the Store must not care.
-func claims() *guardian.Claims {
-	now := testclock.Now()
-	return &guardian.Claims{
-		Subject:   newID("sub"),
-		Type:      guardian.AccessToken,
-		ID:        newID("jti"),
-		Family:    newID("fam"),
-		IssuedAt:  now.Truncate(time.Second),
-		ExpiresAt: now.Add(time.Hour).Truncate(time.Second),
-	}
-}
-
-func mustRevoke(tb testing.TB, s guardian.Revoker, r guardian.Revocation) {
-	tb.Helper()
-	if err := s.Revoke(context.Background(), r); err != nil {
-		tb.Fatalf("Revoke(%s %q) = %v, want nil", r.Kind, r.ID, err)
-	}
-}
-
-func wantRevoked(tb testing.TB, s guardian.Revoker, c *guardian.Claims, want bool, why string) {
-	tb.Helper()
-	got, err := s.Revoked(context.Background(), c)
-	if err != nil {
-		tb.Fatalf("Revoked(%s) error = %v, want nil", why, err)
-	}
-	if got != want {
-		tb.Fatalf("Revoked(%s) = %v, want %v", why, got, want)
-	}
-}
+// claims describes a fresh token of a subject of its own, issued now on the
+// test clock, which GUARDIAN_TEST_CLOCK_OFFSET moves away from the clock of
+// Redis: the Store must not care.
+func claims() *guardian.Claims { return revokertest.Token(revokertest.NewID("sub")) }
 
 // pipelineOnly hides the concrete client type, so the Store cannot know that
 // all keys live on one server and checks with a pipeline of GETs, as it does

@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"net"
 	"os"
@@ -16,9 +15,11 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/guardiantest"
 	"github.com/guardian-go/guardian/internal/faultproxy"
 	"github.com/guardian-go/guardian/internal/testclock"
 	"github.com/guardian-go/guardian/redisstore"
+	"github.com/guardian-go/guardian/revokertest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -74,8 +75,8 @@ func TestOutage(t *testing.T) {
 			// cannot cut off.
 			s, _ := newStoreOn(t, tt.client, &redisstore.Options{KeyPrefix: testPrefix(t, direct)})
 			revoked, fresh := claims(), claims()
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
-			wantRevoked(t, s, revoked, true, "a revoked token, before the outage")
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
+			revokertest.WantRevoked(t, s, revoked, true, "a revoked token, before the outage")
 
 			for _, mode := range []struct {
 				name string
@@ -106,7 +107,7 @@ func TestOutage(t *testing.T) {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), deadline)
 				start := time.Now()
-				err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: newID("jti"), At: testclock.Now(), TTL: time.Hour})
+				err := s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
 				cancel()
 				if err == nil {
 					t.Errorf("%s: Revoke = nil while Redis is unreachable, want an error", mode.name)
@@ -116,7 +117,7 @@ func TestOutage(t *testing.T) {
 				}
 				ctx, cancel = context.WithTimeout(context.Background(), deadline)
 				start = time.Now()
-				first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: newID("jti"), At: testclock.Now(), TTL: time.Hour})
+				first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
 				cancel()
 				if err == nil || first {
 					t.Errorf("%s: Consume = %v, %v while Redis is unreachable, want false and an error", mode.name, first, err)
@@ -131,8 +132,8 @@ func TestOutage(t *testing.T) {
 				// Replies held by the stall must not reach later commands: the
 				// answers after recovery are each token's own.
 				for range 5 {
-					wantRevoked(t, s, revoked, true, "a revoked token, after "+mode.name)
-					wantRevoked(t, s, fresh, false, "a fresh token, after "+mode.name)
+					revokertest.WantRevoked(t, s, revoked, true, "a revoked token, after "+mode.name)
+					revokertest.WantRevoked(t, s, fresh, false, "a fresh token, after "+mode.name)
 				}
 			}
 		})
@@ -153,7 +154,7 @@ func TestStallUnderLoad(t *testing.T) {
 			client := newClient(t, viaProxy)
 			s, _ := newStoreOn(t, client, &redisstore.Options{KeyPrefix: testPrefix(t, newClient(t, opts))})
 			revoked := claims()
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
 
 			proxy.Set(faultproxy.Stall)
 			const callers = 32
@@ -234,9 +235,9 @@ func TestHungServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	revoked, fresh := claims(), claims()
-	mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
-	wantRevoked(t, s, revoked, true, "a revoked token, before the hang")
-	wantRevoked(t, s, fresh, false, "a fresh token, before the hang")
+	revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: testclock.Now(), TTL: time.Hour})
+	revokertest.WantRevoked(t, s, revoked, true, "a revoked token, before the hang")
+	revokertest.WantRevoked(t, s, fresh, false, "a fresh token, before the hang")
 
 	srv.stop(t)
 	calls := []struct {
@@ -258,13 +259,13 @@ func TestHungServer(t *testing.T) {
 			return err
 		}},
 		{"Revoke", func(ctx context.Context) error {
-			return s.Revoke(ctx, guardian.Revocation{Kind: guardian.BySubject, ID: newID("sub"), At: testclock.Now(), TTL: time.Hour})
+			return s.Revoke(ctx, guardian.Revocation{Kind: guardian.BySubject, ID: revokertest.NewID("sub"), At: testclock.Now(), TTL: time.Hour})
 		}},
 		{"Consume", func(ctx context.Context) error {
 			// A Consume abandoned at its deadline may still land once the
 			// server resumes: it must report an error (fail closed), never
 			// true, and never false with a nil error (a replay).
-			first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: newID("jti"), At: testclock.Now(), TTL: time.Hour})
+			first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
 			if first || err == nil {
 				t.Errorf("Consume during the hang = %v, %v; want false and an error", first, err)
 			}
@@ -298,8 +299,8 @@ func TestHungServer(t *testing.T) {
 	recovery := waitRecovered(t, s, revoked)
 	t.Logf("answering again %v after SIGCONT", recovery)
 	for range 5 {
-		wantRevoked(t, s, revoked, true, "a revoked token, after the hang")
-		wantRevoked(t, s, fresh, false, "a fresh token, after the hang")
+		revokertest.WantRevoked(t, s, revoked, true, "a revoked token, after the hang")
+		revokertest.WantRevoked(t, s, fresh, false, "a fresh token, after the hang")
 	}
 }
 
@@ -315,22 +316,9 @@ func TestHungServerIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	key, err := guardian.NewHMACKey("k", guardian.HS256, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := guardian.NewKeySet(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := guardian.NewIssuer(keys, &guardian.IssuerOptions{Clock: testclock.Now, Revoker: s})
-	if err != nil {
-		t.Fatal(err)
-	}
+	issuer := guardiantest.NewIssuer(t, &guardian.IssuerOptions{Clock: testclock.Now, Revoker: s})
 	ctx := context.Background()
-	access, err := issuer.Issue(ctx, newID("sub"), nil)
+	access, err := issuer.Issue(ctx, revokertest.NewID("sub"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +386,7 @@ func TestHungServerAbandonedCalls(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantRevoked(t, s, claims(), false, "a fresh token, before the hang")
+			revokertest.WantRevoked(t, s, claims(), false, "a fresh token, before the hang")
 			srv.stop(t)
 			defer srv.resume(t)
 			const calls = 10

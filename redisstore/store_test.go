@@ -88,15 +88,15 @@ func TestNew(t *testing.T) {
 func TestKeyLayout(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
 	ctx := context.Background()
-	for _, id := range []string{"plain", `quo"te'd`, "co:lo:ns", "glob*?[x]{tag}", "unicode-é-漢字-🙂", strings.Repeat("l", guardian.MaxIDLength-len(newID("")))} {
-		id := newID("") + id
+	for _, id := range []string{"plain", `quo"te'd`, "co:lo:ns", "glob*?[x]{tag}", "unicode-é-漢字-🙂", strings.Repeat("l", guardian.MaxIDLength-len(revokertest.NewID("")))} {
+		id := revokertest.NewID("") + id
 		at := testclock.Now().Add(-time.Minute)
 		for _, r := range []guardian.Revocation{
 			{Kind: guardian.ByToken, ID: id, At: at, TTL: time.Hour},
 			{Kind: guardian.BySubject, ID: id, At: at, TTL: time.Hour},
 			{Kind: guardian.ByFamily, ID: id, At: at, TTL: time.Hour},
 		} {
-			mustRevoke(t, s, r)
+			revokertest.MustRevoke(t, s, r)
 		}
 		for _, key := range []string{prefix + "jti:" + id, prefix + "sub:" + id, prefix + "fam:" + id} {
 			got, err := client.Get(ctx, key).Result()
@@ -124,10 +124,10 @@ func TestDefaultPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := newID("jti")
+	id := revokertest.NewID("jti")
 	key := redisstore.DefaultKeyPrefix + "jti:" + id
 	t.Cleanup(func() { client.Del(context.Background(), key) })
-	mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: id, At: testclock.Now(), TTL: time.Minute})
+	revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: id, At: testclock.Now(), TTL: time.Minute})
 	if n, err := client.Exists(context.Background(), key).Result(); err != nil || n != 1 {
 		t.Fatalf("EXISTS %q = %d, %v; want 1, nil", key, n, err)
 	}
@@ -139,9 +139,9 @@ func TestPrefixesDoNotMix(t *testing.T) {
 	a, client, _ := newStore(t, nil)
 	b, _ := newStoreOn(t, client, nil)
 	c := claims()
-	mustRevoke(t, a, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
-	wantRevoked(t, a, c, true, "in the store that revoked it")
-	wantRevoked(t, b, c, false, "in a store with another prefix")
+	revokertest.MustRevoke(t, a, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+	revokertest.WantRevoked(t, a, c, true, "in the store that revoked it")
+	revokertest.WantRevoked(t, b, c, false, "in a store with another prefix")
 }
 
 // pttl returns the remaining lifetime of key.
@@ -172,9 +172,9 @@ func TestTTL(t *testing.T) {
 	for _, tt := range kinds {
 		t.Run(tt.kind.String(), func(t *testing.T) {
 			for _, ttl := range []time.Duration{time.Hour, 1500 * time.Millisecond, 30 * 24 * time.Hour, guardian.MaxRevocationTTL} {
-				id := newID("id")
+				id := revokertest.NewID("id")
 				start := time.Now() // elapsed time, on the machine's clock
-				mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: testclock.Now(), TTL: ttl})
+				revokertest.MustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: testclock.Now(), TTL: ttl})
 				got := pttl(t, client, prefix+tt.tag+id)
 				elapsed := time.Since(start)
 				// PTTL reports whole milliseconds, rounded down.
@@ -195,23 +195,23 @@ func TestTTLRoundsUp(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range kinds {
 		for _, ttl := range []time.Duration{time.Nanosecond, time.Microsecond, time.Millisecond - time.Nanosecond, time.Millisecond + time.Nanosecond} {
-			r := guardian.Revocation{Kind: tt.kind, ID: newID("id"), At: testclock.Now(), TTL: ttl}
+			r := guardian.Revocation{Kind: tt.kind, ID: revokertest.NewID("id"), At: testclock.Now(), TTL: ttl}
 			if err := s.Revoke(ctx, r); err != nil {
 				t.Errorf("Revoke(%s, TTL %v) = %v, want nil (rounded up to whole milliseconds)", tt.kind, ttl, err)
 			}
-			if first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: newID("jti"), At: testclock.Now(), TTL: ttl}); err != nil || !first {
+			if first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: ttl}); err != nil || !first {
 				t.Errorf("Consume(TTL %v) = %v, %v; want true, nil", ttl, first, err)
 			}
 		}
 		// An hour and a nanosecond is kept an hour and a millisecond: the
 		// absolute expiry (PEXPIRETIME, on the server's clock) is at least
 		// that long after the server's time before the write.
-		id := newID("id")
+		id := revokertest.NewID("id")
 		before, err := client.Time(ctx).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: testclock.Now(), TTL: time.Hour + time.Nanosecond})
+		revokertest.MustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: testclock.Now(), TTL: time.Hour + time.Nanosecond})
 		expiry, err := client.PExpireTime(ctx, prefix+tt.tag+id).Result()
 		if err != nil {
 			t.Fatal(err)
@@ -242,19 +242,19 @@ func TestAtIsNotAClock(t *testing.T) {
 			c := claims()
 			c.IssuedAt = at
 			id := map[guardian.RevocationKind]string{guardian.ByToken: c.ID, guardian.BySubject: c.Subject, guardian.ByFamily: c.Family}[tt.kind]
-			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: ttl})
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: ttl})
 			if got := pttl(t, client, prefix+tt.tag+id); got < ttl-time.Minute || got > ttl {
 				t.Errorf("%s revoked with At %v: PTTL %v, want about %v", tt.kind, at, got, ttl)
 			}
-			wantRevoked(t, s, c, true, fmt.Sprintf("a token issued at %v, by %s revoked with At %v", c.IssuedAt, tt.kind, at))
+			revokertest.WantRevoked(t, s, c, true, fmt.Sprintf("a token issued at %v, by %s revoked with At %v", c.IssuedAt, tt.kind, at))
 			if tt.kind == guardian.BySubject {
 				later := claims()
 				later.Subject = c.Subject
 				later.IssuedAt = at.Add(time.Second)
-				wantRevoked(t, s, later, false, fmt.Sprintf("a token issued the second after the cut-off %v", at))
+				revokertest.WantRevoked(t, s, later, false, fmt.Sprintf("a token issued the second after the cut-off %v", at))
 			}
 		}
-		id := newID("jti")
+		id := revokertest.NewID("jti")
 		if first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: id, At: at, TTL: ttl}); err != nil || !first {
 			t.Errorf("Consume with At %v = %v, %v; want true, nil", at, first, err)
 		}
@@ -270,15 +270,15 @@ func TestExpiryOnlyMovesLater(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
 	for _, tt := range kinds {
 		t.Run(tt.kind.String(), func(t *testing.T) {
-			id := newID("id")
+			id := revokertest.NewID("id")
 			key := prefix + tt.tag + id
 			at := testclock.Now()
-			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: time.Hour})
-			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: time.Minute})
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: time.Hour})
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: time.Minute})
 			if got := pttl(t, client, key); got < 59*time.Minute {
 				t.Errorf("PTTL after a revocation with a shorter TTL = %v, want about an hour (never shortened)", got)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: 2 * time.Hour})
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: tt.kind, ID: id, At: at, TTL: 2 * time.Hour})
 			if got := pttl(t, client, key); got < 119*time.Minute {
 				t.Errorf("PTTL after a revocation with a longer TTL = %v, want about two hours", got)
 			}
@@ -291,7 +291,7 @@ func TestExpiryOnlyMovesLater(t *testing.T) {
 // order the writes arrive in.
 func TestSubjectCutoffConcurrent(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
-	sub := newID("sub")
+	sub := revokertest.NewID("sub")
 	base := testclock.Now().Truncate(time.Second).Add(-time.Hour)
 	const writers, each = 8, 20
 	var wg sync.WaitGroup
@@ -333,9 +333,9 @@ func TestSubjectCutoffConcurrent(t *testing.T) {
 	c := claims()
 	c.Subject = sub
 	c.IssuedAt = latest
-	wantRevoked(t, s, c, true, "a token issued at the latest cut-off")
+	revokertest.WantRevoked(t, s, c, true, "a token issued at the latest cut-off")
 	c.IssuedAt = latest.Add(time.Second)
-	wantRevoked(t, s, c, false, "a token issued a second after the latest cut-off")
+	revokertest.WantRevoked(t, s, c, false, "a token issued a second after the latest cut-off")
 }
 
 // TestRestart checks that revocations outlive the Store and the client: a
@@ -354,9 +354,9 @@ func TestRestart(t *testing.T) {
 	sibling.Family = c.Family
 	other.Subject = c.Subject
 	other.IssuedAt = c.IssuedAt.Add(-time.Minute)
-	mustRevoke(t, before, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
-	mustRevoke(t, before, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
-	mustRevoke(t, before, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: c.IssuedAt.Add(-time.Second), TTL: time.Hour})
+	revokertest.MustRevoke(t, before, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+	revokertest.MustRevoke(t, before, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
+	revokertest.MustRevoke(t, before, guardian.Revocation{Kind: guardian.BySubject, ID: c.Subject, At: c.IssuedAt.Add(-time.Second), TTL: time.Hour})
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -365,10 +365,10 @@ func TestRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRevoked(t, after, c, true, "the revoked token, after a restart")
-	wantRevoked(t, after, sibling, true, "a token of the revoked family, after a restart")
-	wantRevoked(t, after, other, true, "a token of the subject before its cut-off, after a restart")
-	wantRevoked(t, after, claims(), false, "another token, after a restart")
+	revokertest.WantRevoked(t, after, c, true, "the revoked token, after a restart")
+	revokertest.WantRevoked(t, after, sibling, true, "a token of the revoked family, after a restart")
+	revokertest.WantRevoked(t, after, other, true, "a token of the subject before its cut-off, after a restart")
+	revokertest.WantRevoked(t, after, claims(), false, "another token, after a restart")
 }
 
 // TestDamagedRecords checks that the Store fails closed when a key under its
@@ -429,7 +429,7 @@ func TestWaitReplicas(t *testing.T) {
 		t.Errorf("Revoke took %v, want about the 200ms WaitTimeout", d)
 	}
 	// The primary has the record all the same.
-	wantRevoked(t, s, c, true, "a token whose revocation is on the primary only")
+	revokertest.WantRevoked(t, s, c, true, "a token whose revocation is on the primary only")
 
 	// With a replica (not so on the usual test server), every write waits
 	// for it, and the Store still passes the conformance suite.
@@ -445,7 +445,7 @@ func TestConsume(t *testing.T) {
 	s, client, prefix := newStore(t, nil)
 	ctx := context.Background()
 	c := claims()
-	mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Minute})
+	revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Minute})
 	first, err := s.Consume(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 	if err != nil || first {
 		t.Fatalf("Consume of a revoked token = %v, %v; want false, nil", first, err)

@@ -46,23 +46,23 @@ func TestAllowList(t *testing.T) {
 		}
 
 		t.Run("UnrecordedTokenRefused", func(t *testing.T) {
-			wantRevoked(t, s, claims(revokertest.NewID("sub"), now), true, "a token never recorded")
-			wantRevoked(t, s, &guardian.Claims{}, true, "empty claims")
-			bad := claims(revokertest.NewID("sub"), now)
+			revokertest.WantRevoked(t, s, revokertest.TokenAt(revokertest.NewID("sub"), now), true, "a token never recorded")
+			revokertest.WantRevoked(t, s, &guardian.Claims{}, true, "empty claims")
+			bad := revokertest.TokenAt(revokertest.NewID("sub"), now)
 			bad.ID = "jti-\xff"
-			wantRevoked(t, s, bad, true, "a token whose jti could never be recorded")
+			revokertest.WantRevoked(t, s, bad, true, "a token whose jti could never be recorded")
 		})
 
 		t.Run("RecordListRevokeOne", func(t *testing.T) {
 			sub := revokertest.NewID("sub")
-			older, newer := claims(sub, now.Add(-time.Minute)), claims(sub, now)
+			older, newer := revokertest.TokenAt(sub, now.Add(-time.Minute)), revokertest.TokenAt(sub, now)
 			newer.Type, newer.Family = guardian.RefreshToken, older.Family
-			other := claims(revokertest.NewID("sub"), now)
+			other := revokertest.TokenAt(revokertest.NewID("sub"), now)
 			for _, c := range []*guardian.Claims{newer, older, other, older} { // older twice: idempotent
 				record(t, c)
 			}
-			wantRevoked(t, s, older, false, "a recorded token")
-			wantRevoked(t, s, newer, false, "another recorded token")
+			revokertest.WantRevoked(t, s, older, false, "a recorded token")
+			revokertest.WantRevoked(t, s, newer, false, "another recorded token")
 
 			list, err := s.ActiveTokens(ctx, sub)
 			if err != nil {
@@ -76,28 +76,28 @@ func TestAllowList(t *testing.T) {
 				t.Fatalf("ActiveTokens() = %+v, want %+v (oldest first, other subjects left out)", list, want)
 			}
 
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: older.ID, At: testclock.Now(), TTL: time.Hour})
-			wantRevoked(t, s, older, true, "a recorded token after its revocation")
-			wantRevoked(t, s, newer, false, "its sibling")
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: older.ID, At: testclock.Now(), TTL: time.Hour})
+			revokertest.WantRevoked(t, s, older, true, "a recorded token after its revocation")
+			revokertest.WantRevoked(t, s, newer, false, "its sibling")
 			if got, want := active(t, sub), []string{newer.ID}; !slices.Equal(got, want) {
 				t.Fatalf("ActiveTokens() after revoking one = %v, want %v", got, want)
 			}
 			// Recording the revoked token again (a retried hook) does not
 			// bring it back.
 			record(t, older)
-			wantRevoked(t, s, older, true, "a revoked token recorded again")
+			revokertest.WantRevoked(t, s, older, true, "a revoked token recorded again")
 		})
 
 		t.Run("RevokedTokenRowDeleted", func(t *testing.T) {
 			sub := revokertest.NewID("sub")
-			c := claims(sub, now)
+			c := revokertest.TokenAt(sub, now)
 			record(t, c)
 			var n int
 			q := "SELECT COUNT(*) FROM " + opts.TokensTable + " WHERE subject = " + placeholder(b)
 			if err := db.QueryRowContext(ctx, q, sub).Scan(&n); err != nil || n != 1 {
 				t.Fatalf("rows of the subject after Record = %d, %v; want 1", n, err)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 			if err := db.QueryRowContext(ctx, q, sub).Scan(&n); err != nil || n != 0 {
 				t.Fatalf("rows of the subject after Revoke = %d, %v; want 0", n, err)
 			}
@@ -105,15 +105,15 @@ func TestAllowList(t *testing.T) {
 
 		t.Run("FamilyRevocation", func(t *testing.T) {
 			sub := revokertest.NewID("sub")
-			first, rotated, otherLogin := claims(sub, now.Add(-time.Minute)), claims(sub, now), claims(sub, now)
+			first, rotated, otherLogin := revokertest.TokenAt(sub, now.Add(-time.Minute)), revokertest.TokenAt(sub, now), revokertest.TokenAt(sub, now)
 			rotated.Family = first.Family
 			for _, c := range []*guardian.Claims{first, rotated, otherLogin} {
 				record(t, c)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByFamily, ID: first.Family, At: testclock.Now(), TTL: time.Hour})
-			wantRevoked(t, s, first, true, "a token of the revoked family")
-			wantRevoked(t, s, rotated, true, "a rotated token of the revoked family")
-			wantRevoked(t, s, otherLogin, false, "a token of another login")
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByFamily, ID: first.Family, At: testclock.Now(), TTL: time.Hour})
+			revokertest.WantRevoked(t, s, first, true, "a token of the revoked family")
+			revokertest.WantRevoked(t, s, rotated, true, "a rotated token of the revoked family")
+			revokertest.WantRevoked(t, s, otherLogin, false, "a token of another login")
 			if got, want := active(t, sub), []string{otherLogin.ID}; !slices.Equal(got, want) {
 				t.Fatalf("ActiveTokens() after a family revocation = %v, want %v", got, want)
 			}
@@ -122,28 +122,28 @@ func TestAllowList(t *testing.T) {
 		t.Run("SubjectCutoff", func(t *testing.T) {
 			sub := revokertest.NewID("sub")
 			cutoff := now.Add(-10 * time.Second)
-			before, atCutoff, after := claims(sub, cutoff.Add(-time.Hour)), claims(sub, cutoff), claims(sub, cutoff.Add(time.Second))
+			before, atCutoff, after := revokertest.TokenAt(sub, cutoff.Add(-time.Hour)), revokertest.TokenAt(sub, cutoff), revokertest.TokenAt(sub, cutoff.Add(time.Second))
 			for _, c := range []*guardian.Claims{before, atCutoff, after} {
 				record(t, c)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: sub, At: cutoff.Add(500 * time.Millisecond), TTL: time.Hour})
-			wantRevoked(t, s, before, true, "a token issued before the cut-off")
-			wantRevoked(t, s, atCutoff, true, "a token issued in the cut-off's second")
-			wantRevoked(t, s, after, false, "a token issued after the cut-off")
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: sub, At: cutoff.Add(500 * time.Millisecond), TTL: time.Hour})
+			revokertest.WantRevoked(t, s, before, true, "a token issued before the cut-off")
+			revokertest.WantRevoked(t, s, atCutoff, true, "a token issued in the cut-off's second")
+			revokertest.WantRevoked(t, s, after, false, "a token issued after the cut-off")
 			if got, want := active(t, sub), []string{after.ID}; !slices.Equal(got, want) {
 				t.Fatalf("ActiveTokens() after a subject cut-off = %v, want %v", got, want)
 			}
 			// A token recorded after the revocation, but issued before its
 			// cut-off, is still refused: the cut-off is a record, not only a
 			// deletion.
-			late := claims(sub, cutoff.Add(-time.Minute))
+			late := revokertest.TokenAt(sub, cutoff.Add(-time.Minute))
 			record(t, late)
-			wantRevoked(t, s, late, true, "a token issued before the cut-off, recorded after it")
+			revokertest.WantRevoked(t, s, late, true, "a token issued before the cut-off, recorded after it")
 		})
 
 		t.Run("RevokeAll", func(t *testing.T) {
-			sub, bystander := revokertest.NewID("sub"), claims(revokertest.NewID("sub"), now)
-			tokens := []*guardian.Claims{claims(sub, now), claims(sub, now), claims(sub, now.Add(-30*time.Minute))}
+			sub, bystander := revokertest.NewID("sub"), revokertest.TokenAt(revokertest.NewID("sub"), now)
+			tokens := []*guardian.Claims{revokertest.TokenAt(sub, now), revokertest.TokenAt(sub, now), revokertest.TokenAt(sub, now.Add(-30*time.Minute))}
 			for _, c := range append(tokens, bystander) {
 				record(t, c)
 			}
@@ -152,15 +152,15 @@ func TestAllowList(t *testing.T) {
 				t.Fatalf("RevokeAll() = %d, %v; want 3, nil", n, err)
 			}
 			for _, c := range tokens {
-				wantRevoked(t, s, c, true, "a token after RevokeAll")
+				revokertest.WantRevoked(t, s, c, true, "a token after RevokeAll")
 			}
-			wantRevoked(t, s, bystander, false, "another subject's token after RevokeAll")
+			revokertest.WantRevoked(t, s, bystander, false, "another subject's token after RevokeAll")
 			if got := active(t, sub); len(got) != 0 {
 				t.Fatalf("ActiveTokens() after RevokeAll = %v, want none", got)
 			}
-			next := claims(sub, testclock.Now())
+			next := revokertest.Token(sub)
 			record(t, next)
-			wantRevoked(t, s, next, false, "a token issued after RevokeAll")
+			revokertest.WantRevoked(t, s, next, false, "a token issued after RevokeAll")
 			if n, err := s.RevokeAll(ctx, revokertest.NewID("nobody")); err != nil || n != 0 {
 				t.Fatalf("RevokeAll(subject without tokens) = %d, %v; want 0, nil", n, err)
 			}
@@ -172,7 +172,7 @@ func TestAllowList(t *testing.T) {
 			for range 8 {
 				wg.Go(func() {
 					for range 8 {
-						c := claims(revokertest.NewID("sub"), testclock.Now())
+						c := revokertest.Token(revokertest.NewID("sub"))
 						if err := s.Record(ctx, c); err != nil {
 							errs <- err
 							return
@@ -192,7 +192,7 @@ func TestAllowList(t *testing.T) {
 
 		t.Run("InvalidRecord", func(t *testing.T) {
 			base := func(f func(c *guardian.Claims)) *guardian.Claims {
-				c := claims(revokertest.NewID("sub"), now)
+				c := revokertest.TokenAt(revokertest.NewID("sub"), now)
 				f(c)
 				return c
 			}
@@ -226,7 +226,7 @@ func TestDenyListRefusesAllowListCalls(t *testing.T) {
 	b := newBackend(t, "sqlite")
 	s := newStore(t, b, b.open(t), nil)
 	ctx := context.Background()
-	if err := s.Record(ctx, claims("sub", testclock.Now())); !errors.Is(err, sqlstore.ErrNotAllowList) {
+	if err := s.Record(ctx, revokertest.Token("sub")); !errors.Is(err, sqlstore.ErrNotAllowList) {
 		t.Errorf("Record() on a deny-list store = %v, want ErrNotAllowList", err)
 	}
 	if _, err := s.ActiveTokens(ctx, "sub"); !errors.Is(err, sqlstore.ErrNotAllowList) {

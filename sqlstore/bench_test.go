@@ -9,6 +9,7 @@ import (
 
 	"github.com/guardian-go/guardian"
 	"github.com/guardian-go/guardian/internal/testclock"
+	"github.com/guardian-go/guardian/revokertest"
 	"github.com/guardian-go/guardian/sqlstore"
 )
 
@@ -94,7 +95,7 @@ func bulkRevocations(b *testing.B, be *backend, db *sql.DB, table string) {
 
 func benchRevoked(b *testing.B, r guardian.Revoker, record func(*guardian.Claims) error) {
 	ctx := context.Background()
-	c := claims("bench-subject", testclock.Now())
+	c := revokertest.Token("bench-subject")
 	if record != nil {
 		if err := record(c); err != nil {
 			b.Fatal(err)
@@ -125,7 +126,7 @@ func BenchmarkRevokedParallel(b *testing.B) {
 
 func benchRevokedParallel(b *testing.B, r guardian.Revoker) {
 	ctx := context.Background()
-	c := claims("bench-subject", testclock.Now())
+	c := revokertest.Token("bench-subject")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

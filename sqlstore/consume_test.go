@@ -34,21 +34,21 @@ func TestConsume(t *testing.T) {
 		}
 
 		t.Run("OnceThenRefused", func(t *testing.T) {
-			c := claims(revokertest.NewID("sub"), testclock.Now())
+			c := revokertest.Token(revokertest.NewID("sub"))
 			if err := s.Record(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 			consume(t, s, c.ID, time.Hour, true, "a fresh token")
 			consume(t, s, c.ID, time.Hour, false, "the same token again")
-			wantRevoked(t, s, c, true, "a consumed token")
+			revokertest.WantRevoked(t, s, c, true, "a consumed token")
 			if list, err := s.ActiveTokens(ctx, c.Subject); err != nil || len(list) != 0 {
 				t.Fatalf("ActiveTokens() after Consume = %v, %v; want none: Consume deletes the recorded row", list, err)
 			}
 		})
 
 		t.Run("RevokedByRevoke", func(t *testing.T) {
-			c := claims(revokertest.NewID("sub"), testclock.Now())
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
+			c := revokertest.Token(revokertest.NewID("sub"))
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: testclock.Now(), TTL: time.Hour})
 			consume(t, s, c.ID, time.Hour, false, "a token revoked by Revoke")
 		})
 

@@ -45,13 +45,13 @@ func storeCalls(s *sqlstore.Store) []struct {
 	call func(ctx context.Context) error
 } {
 	now := testclock.Now()
-	c := claims(revokertest.NewID("sub"), now)
+	c := revokertest.TokenAt(revokertest.NewID("sub"), now)
 	return []struct {
 		name string
 		call func(ctx context.Context) error
 	}{
 		{"Revoked", func(ctx context.Context) error { _, err := s.Revoked(ctx, c); return err }},
-		{"Record", func(ctx context.Context) error { return s.Record(ctx, claims(c.Subject, now)) }},
+		{"Record", func(ctx context.Context) error { return s.Record(ctx, revokertest.TokenAt(c.Subject, now)) }},
 		{"Revoke(token)", func(ctx context.Context) error {
 			return s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
 		}},
@@ -98,7 +98,7 @@ func TestStuckPreparationHonoursDeadlines(t *testing.T) {
 			}
 			defer s.Close()
 			now := testclock.Now()
-			c := claims(revokertest.NewID("sub"), now)
+			c := revokertest.TokenAt(revokertest.NewID("sub"), now)
 			// One call per prepared statement (Revoked, Revoke's upsert,
 			// Record), each to be stuck preparing it.
 			hot := []struct {
@@ -109,7 +109,7 @@ func TestStuckPreparationHonoursDeadlines(t *testing.T) {
 				{"Revoke", func(ctx context.Context) error {
 					return s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
 				}},
-				{"Record", func(ctx context.Context) error { return s.Record(ctx, claims(c.Subject, now)) }},
+				{"Record", func(ctx context.Context) error { return s.Record(ctx, revokertest.TokenAt(c.Subject, now)) }},
 			}
 
 			proxy.Set(faultproxy.Stall)
@@ -150,7 +150,7 @@ func TestStuckPreparationHonoursDeadlines(t *testing.T) {
 			// The store works again by itself.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			fresh := claims(revokertest.NewID("sub"), now)
+			fresh := revokertest.TokenAt(revokertest.NewID("sub"), now)
 			if err := s.Record(ctx, fresh); err != nil {
 				t.Fatalf("Record() after the server came back = %v", err)
 			}

@@ -18,8 +18,6 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
-	"github.com/guardian-go/guardian"
-	"github.com/guardian-go/guardian/revokertest"
 	"github.com/guardian-go/guardian/sqlstore"
 )
 
@@ -286,36 +284,6 @@ func openStore(tb testing.TB, b *backend, db *sql.DB, opts *sqlstore.Options) *s
 		tb.Fatalf("CreateSchema(%s) = %v", b.name, err)
 	}
 	return s
-}
-
-// claims describes a token of subject issued at iat, in a family of its own.
-func claims(subject string, iat time.Time) *guardian.Claims {
-	return &guardian.Claims{
-		Subject:   subject,
-		Type:      guardian.AccessToken,
-		ID:        revokertest.NewID("jti"),
-		Family:    revokertest.NewID("fam"),
-		IssuedAt:  iat.Truncate(time.Second),
-		ExpiresAt: iat.Add(time.Hour).Truncate(time.Second),
-	}
-}
-
-func wantRevoked(tb testing.TB, s guardian.Revoker, c *guardian.Claims, want bool, why string) {
-	tb.Helper()
-	got, err := s.Revoked(context.Background(), c)
-	if err != nil {
-		tb.Fatalf("Revoked(%s) error = %v, want nil", why, err)
-	}
-	if got != want {
-		tb.Fatalf("Revoked(%s) = %v, want %v", why, got, want)
-	}
-}
-
-func mustRevoke(tb testing.TB, s guardian.Revoker, r guardian.Revocation) {
-	tb.Helper()
-	if err := s.Revoke(context.Background(), r); err != nil {
-		tb.Fatalf("Revoke(%s %q) = %v, want nil", r.Kind, r.ID, err)
-	}
 }
 
 // countRows counts the rows of table.

@@ -32,11 +32,11 @@ func TestLiveReloadsAfterRestart(t *testing.T) {
 		opts := &sqlstore.Options{SweepInterval: -1}
 		uniqueTables(t, b, opts)
 		now := testclock.Now()
-		token := claims(revokertest.NewID("sub"), now)
-		family := claims(revokertest.NewID("sub"), now)
-		subject := claims(revokertest.NewID("sub"), now.Add(-time.Minute))
-		later := claims(subject.Subject, now.Add(time.Minute))
-		expired := claims(revokertest.NewID("sub"), now)
+		token := revokertest.TokenAt(revokertest.NewID("sub"), now)
+		family := revokertest.TokenAt(revokertest.NewID("sub"), now)
+		subject := revokertest.TokenAt(revokertest.NewID("sub"), now.Add(-time.Minute))
+		later := revokertest.TokenAt(subject.Subject, now.Add(time.Minute))
+		expired := revokertest.TokenAt(revokertest.NewID("sub"), now)
 
 		db1 := b.open(t)
 		s1 := openStore(t, b, db1, opts)
@@ -44,10 +44,10 @@ func TestLiveReloadsAfterRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.ByToken, ID: token.ID, At: now, TTL: time.Hour})
-		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.ByFamily, ID: family.Family, At: now, TTL: time.Hour})
-		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.BySubject, ID: subject.Subject, At: now, TTL: time.Hour})
-		mustRevoke(t, m1, guardian.Revocation{Kind: guardian.ByToken, ID: expired.ID, At: now, TTL: 300 * time.Millisecond})
+		revokertest.MustRevoke(t, m1, guardian.Revocation{Kind: guardian.ByToken, ID: token.ID, At: now, TTL: time.Hour})
+		revokertest.MustRevoke(t, m1, guardian.Revocation{Kind: guardian.ByFamily, ID: family.Family, At: now, TTL: time.Hour})
+		revokertest.MustRevoke(t, m1, guardian.Revocation{Kind: guardian.BySubject, ID: subject.Subject, At: now, TTL: time.Hour})
+		revokertest.MustRevoke(t, m1, guardian.Revocation{Kind: guardian.ByToken, ID: expired.ID, At: now, TTL: 300 * time.Millisecond})
 		if err := s1.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -71,10 +71,10 @@ func TestLiveReloadsAfterRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantRevoked(t, m2, token, true, "a token revoked before the restart")
-		wantRevoked(t, m2, family, true, "a family revoked before the restart")
-		wantRevoked(t, m2, subject, true, "a subject's token from before its cut-off")
-		wantRevoked(t, m2, later, false, "a subject's token from after its cut-off")
+		revokertest.WantRevoked(t, m2, token, true, "a token revoked before the restart")
+		revokertest.WantRevoked(t, m2, family, true, "a family revoked before the restart")
+		revokertest.WantRevoked(t, m2, subject, true, "a subject's token from before its cut-off")
+		revokertest.WantRevoked(t, m2, later, false, "a subject's token from after its cut-off")
 	})
 }
 

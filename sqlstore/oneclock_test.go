@@ -33,21 +33,21 @@ func TestRevocationTTLOnStoreClock(t *testing.T) {
 		for _, offset := range []time.Duration{0, year, -year} {
 			t.Run(fmt.Sprintf("At%+v", offset), func(t *testing.T) {
 				at := testclock.Now().Add(offset)
-				c := claims(revokertest.NewID("sub"), at)
-				bySubject := claims(revokertest.NewID("sub"), at)
+				c := revokertest.TokenAt(revokertest.NewID("sub"), at)
+				bySubject := revokertest.TokenAt(revokertest.NewID("sub"), at)
 				// 1.5 ms: the store keeps the record 1h and 2 ms.
 				ttl := time.Hour + 1500*time.Microsecond
 				received := clock.Now()
-				mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: at, TTL: ttl})
-				mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: at, TTL: ttl})
-				mustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: bySubject.Subject, At: at, TTL: ttl})
-				byFamily := claims(revokertest.NewID("sub"), at)
+				revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: at, TTL: ttl})
+				revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: at, TTL: ttl})
+				revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.BySubject, ID: bySubject.Subject, At: at, TTL: ttl})
+				byFamily := revokertest.TokenAt(revokertest.NewID("sub"), at)
 				byFamily.Family = c.Family
 				for _, tok := range []*guardian.Claims{c, byFamily, bySubject} {
-					wantRevoked(t, s, tok, true, "a token just revoked, its dates a long way from the store's clock")
+					revokertest.WantRevoked(t, s, tok, true, "a token just revoked, its dates a long way from the store's clock")
 				}
-				later := claims(bySubject.Subject, at.Add(2*time.Second))
-				wantRevoked(t, s, later, false, "a token of the subject issued after the cut-off")
+				later := revokertest.TokenAt(bySubject.Subject, at.Add(2*time.Second))
+				revokertest.WantRevoked(t, s, later, false, "a token of the subject issued after the cut-off")
 
 				clock.Advance(10 * time.Minute)
 				left := received.Add(ttl + 500*time.Microsecond).Sub(clock.Now()) // 50m0.002s
@@ -80,11 +80,11 @@ func TestRevocationTTLOnStoreClock(t *testing.T) {
 
 				clock.Advance(ttl - 10*time.Minute) // to 1h0m0.001s after it was received: the fake clock moves in whole ms
 				for _, tok := range []*guardian.Claims{c, byFamily, bySubject} {
-					wantRevoked(t, s, tok, true, "a token whose record has a millisecond left")
+					revokertest.WantRevoked(t, s, tok, true, "a token whose record has a millisecond left")
 				}
 				clock.Advance(time.Millisecond)
 				for _, tok := range []*guardian.Claims{c, byFamily, bySubject} {
-					wantRevoked(t, s, tok, false, "a token whose record has been held for its TTL")
+					revokertest.WantRevoked(t, s, tok, false, "a token whose record has been held for its TTL")
 				}
 			})
 		}
@@ -201,7 +201,7 @@ func TestInvalidInput(t *testing.T) {
 				if field == "family" && id == "" {
 					continue // a token may have no family
 				}
-				c := claims(revokertest.NewID("sub"), now)
+				c := revokertest.TokenAt(revokertest.NewID("sub"), now)
 				switch field {
 				case "jti":
 					c.ID = id
@@ -214,7 +214,7 @@ func TestInvalidInput(t *testing.T) {
 			}
 		}
 		for name, typ := range map[string]string{"too long": strings.Repeat("t", 256), "NUL": "a\x00", "not UTF-8": "\xff"} {
-			c := claims(revokertest.NewID("sub"), now)
+			c := revokertest.TokenAt(revokertest.NewID("sub"), now)
 			c.Type = guardian.TokenType(typ)
 			check(t, "Record(token type "+name+")", s.Record(ctx, c), true)
 		}
@@ -230,7 +230,7 @@ func TestInvalidInput(t *testing.T) {
 				c.ExpiresAt = c.IssuedAt.Add(guardian.MaxRevocationTTL + time.Second)
 			},
 		} {
-			c := claims(revokertest.NewID("sub"), now)
+			c := revokertest.TokenAt(revokertest.NewID("sub"), now)
 			edit(c)
 			check(t, "Record("+name+")", s.Record(ctx, c), false)
 		}

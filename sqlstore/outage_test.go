@@ -27,15 +27,15 @@ func TestOutage(t *testing.T) {
 			s := newStore(t, b, db, &sqlstore.Options{AllowList: true, SweepInterval: -1})
 			ctx := context.Background()
 			now := testclock.Now()
-			revoked, live := claims(revokertest.NewID("sub"), now), claims(revokertest.NewID("sub"), now)
+			revoked, live := revokertest.TokenAt(revokertest.NewID("sub"), now), revokertest.TokenAt(revokertest.NewID("sub"), now)
 			for _, c := range []*guardian.Claims{revoked, live} {
 				if err := s.Record(ctx, c); err != nil {
 					t.Fatal(err)
 				}
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: now, TTL: time.Hour})
-			wantRevoked(t, s, revoked, true, "a revoked token, server up")
-			wantRevoked(t, s, live, false, "a live token, server up")
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revoked.ID, At: now, TTL: time.Hour})
+			revokertest.WantRevoked(t, s, revoked, true, "a revoked token, server up")
+			revokertest.WantRevoked(t, s, live, false, "a live token, server up")
 
 			for _, tt := range []struct {
 				name string
@@ -69,7 +69,7 @@ func TestOutage(t *testing.T) {
 						}
 					}
 					rctx, cancel := context.WithTimeout(context.Background(), timeout)
-					extra := claims(revokertest.NewID("sub"), now)
+					extra := revokertest.TokenAt(revokertest.NewID("sub"), now)
 					err := s.Revoke(rctx, guardian.Revocation{Kind: guardian.ByToken, ID: extra.ID, At: now, TTL: time.Hour})
 					cancel()
 					if err == nil {
@@ -95,8 +95,8 @@ func TestOutage(t *testing.T) {
 						time.Sleep(50 * time.Millisecond)
 					}
 					t.Logf("recovered %v after the server came back", time.Since(start).Round(time.Millisecond))
-					wantRevoked(t, s, live, false, "a live token after recovery")
-					mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: extra.ID, At: now, TTL: time.Hour})
+					revokertest.WantRevoked(t, s, live, false, "a live token after recovery")
+					revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: extra.ID, At: now, TTL: time.Hour})
 				})
 			}
 		})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/guardian-go/guardian"
 	"github.com/guardian-go/guardian/internal/testclock"
+	"github.com/guardian-go/guardian/revokertest"
 	"github.com/guardian-go/guardian/sqlstore"
 )
 
@@ -28,10 +29,10 @@ func TestRevokedIsIndexed(t *testing.T) {
 			for i := range 100 {
 				for _, kind := range []guardian.RevocationKind{guardian.ByToken, guardian.ByFamily, guardian.BySubject} {
 					id := fmt.Sprintf("%s-%d", kind, i)
-					mustRevoke(t, s, guardian.Revocation{Kind: kind, ID: id, At: now, TTL: time.Hour})
+					revokertest.MustRevoke(t, s, guardian.Revocation{Kind: kind, ID: id, At: now, TTL: time.Hour})
 				}
 				if allowList {
-					c := claims("subject-1", now)
+					c := revokertest.TokenAt("subject-1", now)
 					c.ID = fmt.Sprintf("token-%d", i)
 					if err := s.Record(context.Background(), c); err != nil {
 						t.Fatal(err)

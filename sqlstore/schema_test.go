@@ -27,11 +27,11 @@ func TestCreateSchema(t *testing.T) {
 					t.Fatalf("CreateSchema() #%d = %v, want nil", i+2, err)
 				}
 			}
-			c := claims(revokertest.NewID("sub"), testclock.Now())
+			c := revokertest.Token(revokertest.NewID("sub"))
 			if err := s.Record(ctx, c); err != nil {
 				t.Fatal(err)
 			}
-			wantRevoked(t, s, c, false, "a token recorded after repeated CreateSchema")
+			revokertest.WantRevoked(t, s, c, false, "a token recorded after repeated CreateSchema")
 		})
 
 		t.Run("Concurrent", func(t *testing.T) {
@@ -74,12 +74,12 @@ func TestCreateSchema(t *testing.T) {
 					t.Errorf("Schema() statement names neither table:\n%s", stmt)
 				}
 			}
-			c := claims(revokertest.NewID("sub"), testclock.Now())
+			c := revokertest.Token(revokertest.NewID("sub"))
 			if err := s.Record(ctx, c); err != nil {
 				t.Fatal(err)
 			}
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
-			wantRevoked(t, s, c, true, "a token of a revoked family, with custom table names")
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByFamily, ID: c.Family, At: testclock.Now(), TTL: time.Hour})
+			revokertest.WantRevoked(t, s, c, true, "a token of a revoked family, with custom table names")
 			if got := countRows(t, db, quoteTable(b, opts.TokensTable)); got != 0 {
 				t.Errorf("rows in the custom tokens table = %d, want 0 after the family was revoked", got)
 			}

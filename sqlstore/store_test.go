@@ -100,7 +100,7 @@ func TestNewDoesNoIO(t *testing.T) {
 		t.Fatalf("New() on an unreachable server = %v, want nil (New does no I/O)", err)
 	}
 	defer s.Close()
-	got, err := s.Revoked(context.Background(), claims("sub", testclock.Now()))
+	got, err := s.Revoked(context.Background(), revokertest.Token("sub"))
 	if err == nil || got {
 		t.Fatalf("Revoked() on an unreachable server = %v, %v; want false and an error", got, err)
 	}
@@ -140,23 +140,23 @@ func TestIDLimits(t *testing.T) {
 			strings.Repeat("x", sqlstore.MaxIDLength),
 			revokertest.NewID("j") + strings.Repeat("é", (sqlstore.MaxIDLength-20)/2),
 		} {
-			c := claims(revokertest.NewID("sub"), now)
+			c := revokertest.TokenAt(revokertest.NewID("sub"), now)
 			c.ID = id
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: now, TTL: time.Hour})
-			wantRevoked(t, s, c, true, "a token whose jti is at the length limit")
-			near := claims(c.Subject, now)
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: now, TTL: time.Hour})
+			revokertest.WantRevoked(t, s, c, true, "a token whose jti is at the length limit")
+			near := revokertest.TokenAt(c.Subject, now)
 			near.ID = id[:len(id)-2] + "yy"
-			wantRevoked(t, s, near, false, "a token whose jti differs in the last byte")
+			revokertest.WantRevoked(t, s, near, false, "a token whose jti differs in the last byte")
 		}
 		// Case and trailing spaces matter (MySQL's string collations would
 		// say otherwise).
-		c := claims(revokertest.NewID("sub"), now)
+		c := revokertest.TokenAt(revokertest.NewID("sub"), now)
 		c.ID = revokertest.NewID("CaseSensitive")
-		mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: now, TTL: time.Hour})
+		revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: c.ID, At: now, TTL: time.Hour})
 		for _, other := range []string{strings.ToLower(c.ID), c.ID + " ", c.ID + "\t"} {
-			o := claims(c.Subject, now)
+			o := revokertest.TokenAt(c.Subject, now)
 			o.ID = other
-			wantRevoked(t, s, o, false, "a token whose jti equals a revoked one but for case or trailing space: "+other)
+			revokertest.WantRevoked(t, s, o, false, "a token whose jti equals a revoked one but for case or trailing space: "+other)
 		}
 
 		// Refused IDs never match a record: Revoked answers, without error.
@@ -175,7 +175,7 @@ func TestIDLimits(t *testing.T) {
 					t.Errorf("Revoke(%s ID) = %v, want ErrInvalidID", tt.name, err)
 				}
 				for _, field := range []string{"jti", "subject", "family"} {
-					c := claims(revokertest.NewID("sub"), now)
+					c := revokertest.TokenAt(revokertest.NewID("sub"), now)
 					switch field {
 					case "jti":
 						c.ID = tt.id
@@ -205,7 +205,7 @@ func TestMissingSchemaFailsClosed(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		got, err := s.Revoked(context.Background(), claims("sub", testclock.Now()))
+		got, err := s.Revoked(context.Background(), revokertest.Token("sub"))
 		if got || err == nil {
 			t.Fatalf("Revoked() without tables = %v, %v; want false and an error", got, err)
 		}
@@ -226,7 +226,7 @@ func TestContextErrorWrapped(t *testing.T) {
 		s := newStore(t, b, b.open(t), nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		_, err := s.Revoked(ctx, claims("sub", testclock.Now()))
+		_, err := s.Revoked(ctx, revokertest.Token("sub"))
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Revoked(canceled) error = %v, want it to wrap context.Canceled", err)
 		}
@@ -238,11 +238,11 @@ func TestClose(t *testing.T) {
 		db := b.open(t)
 		s := newStore(t, b, db, &sqlstore.Options{SweepInterval: 10 * time.Millisecond, AllowList: true})
 		ctx := context.Background()
-		c := claims(revokertest.NewID("sub"), testclock.Now())
+		c := revokertest.Token(revokertest.NewID("sub"))
 		if err := s.Record(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		wantRevoked(t, s, c, false, "a recorded token")
+		revokertest.WantRevoked(t, s, c, false, "a recorded token")
 		time.Sleep(30 * time.Millisecond) // let the sweeper run
 		done := sqlstore.SweeperDone(s)
 		for i := range 2 {
@@ -265,7 +265,7 @@ func TestClose(t *testing.T) {
 		}{
 			{name: "Revoke", err: s.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: "x", At: now, TTL: time.Hour})},
 			{name: "Revoked", err: func() error { _, err := s.Revoked(ctx, c); return err }()},
-			{name: "Record", err: s.Record(ctx, claims("sub", now))},
+			{name: "Record", err: s.Record(ctx, revokertest.TokenAt("sub", now))},
 			{name: "ActiveTokens", err: func() error { _, err := s.ActiveTokens(ctx, c.Subject); return err }()},
 			{name: "RevokeAll", err: func() error { _, err := s.RevokeAll(ctx, c.Subject); return err }()},
 			{name: "Sweep", err: func() error { _, err := s.Sweep(ctx); return err }()},
@@ -288,10 +288,10 @@ func TestRestart(t *testing.T) {
 		uniqueTables(t, b, opts)
 		ctx := context.Background()
 		now := testclock.Now()
-		revokedToken := claims(revokertest.NewID("sub"), now)
-		revokedFamily := claims(revokertest.NewID("sub"), now)
-		revokedSubject := claims(revokertest.NewID("sub"), now.Add(-time.Minute))
-		kept := claims(revokertest.NewID("sub"), now)
+		revokedToken := revokertest.TokenAt(revokertest.NewID("sub"), now)
+		revokedFamily := revokertest.TokenAt(revokertest.NewID("sub"), now)
+		revokedSubject := revokertest.TokenAt(revokertest.NewID("sub"), now.Add(-time.Minute))
+		kept := revokertest.TokenAt(revokertest.NewID("sub"), now)
 		all := []*guardian.Claims{revokedToken, revokedFamily, revokedSubject, kept}
 
 		db1, err := sql.Open(b.driver(), b.dsn)
@@ -304,9 +304,9 @@ func TestRestart(t *testing.T) {
 				t.Fatalf("Record() = %v", err)
 			}
 		}
-		mustRevoke(t, s1, guardian.Revocation{Kind: guardian.ByToken, ID: revokedToken.ID, At: now, TTL: time.Hour})
-		mustRevoke(t, s1, guardian.Revocation{Kind: guardian.ByFamily, ID: revokedFamily.Family, At: now, TTL: time.Hour})
-		mustRevoke(t, s1, guardian.Revocation{Kind: guardian.BySubject, ID: revokedSubject.Subject, At: now, TTL: time.Hour})
+		revokertest.MustRevoke(t, s1, guardian.Revocation{Kind: guardian.ByToken, ID: revokedToken.ID, At: now, TTL: time.Hour})
+		revokertest.MustRevoke(t, s1, guardian.Revocation{Kind: guardian.ByFamily, ID: revokedFamily.Family, At: now, TTL: time.Hour})
+		revokertest.MustRevoke(t, s1, guardian.Revocation{Kind: guardian.BySubject, ID: revokedSubject.Subject, At: now, TTL: time.Hour})
 		if err := s1.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -320,10 +320,10 @@ func TestRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s2.Close()
-		wantRevoked(t, s2, revokedToken, true, "a token revoked before the restart")
-		wantRevoked(t, s2, revokedFamily, true, "a family revoked before the restart")
-		wantRevoked(t, s2, revokedSubject, true, "a subject revoked before the restart")
-		wantRevoked(t, s2, kept, false, "a token recorded before the restart")
+		revokertest.WantRevoked(t, s2, revokedToken, true, "a token revoked before the restart")
+		revokertest.WantRevoked(t, s2, revokedFamily, true, "a family revoked before the restart")
+		revokertest.WantRevoked(t, s2, revokedSubject, true, "a subject revoked before the restart")
+		revokertest.WantRevoked(t, s2, kept, false, "a token recorded before the restart")
 		// The same holds for a deny-list store on the same tables.
 		deny := *opts
 		deny.AllowList = false
@@ -333,9 +333,9 @@ func TestRestart(t *testing.T) {
 		}
 		defer s3.Close()
 		for _, c := range all[:3] {
-			wantRevoked(t, s3, c, true, "a revocation made in allow-list mode, seen in deny-list mode")
+			revokertest.WantRevoked(t, s3, c, true, "a revocation made in allow-list mode, seen in deny-list mode")
 		}
-		wantRevoked(t, s3, kept, false, "a token never revoked, in deny-list mode")
+		revokertest.WantRevoked(t, s3, kept, false, "a token never revoked, in deny-list mode")
 	})
 }
 
@@ -344,7 +344,7 @@ func TestRestart(t *testing.T) {
 func TestCloseWhileInUse(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		s := newStore(t, b, b.open(t), &sqlstore.Options{SweepInterval: time.Millisecond})
-		c := claims(revokertest.NewID("sub"), testclock.Now())
+		c := revokertest.Token(revokertest.NewID("sub"))
 		ctx := context.Background()
 		var wg sync.WaitGroup
 		for range 4 {

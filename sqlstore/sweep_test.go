@@ -47,13 +47,13 @@ func TestSweep(t *testing.T) {
 			{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Minute},
 			{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: 2 * time.Hour},
 		} {
-			mustRevoke(t, s, r)
+			revokertest.MustRevoke(t, s, r)
 		}
 		// Recorded rows live for the token's lifetime (exp - iat) plus a
 		// margin of a few minutes, on the store's clock.
-		short := claims(sub, now)
+		short := revokertest.TokenAt(sub, now)
 		short.ExpiresAt = short.IssuedAt.Add(time.Minute)
-		long := claims(sub, now)
+		long := revokertest.TokenAt(sub, now)
 		long.ExpiresAt = long.IssuedAt.Add(time.Hour)
 		for _, c := range []*guardian.Claims{short, long} {
 			if err := s.Record(ctx, c); err != nil {
@@ -65,8 +65,8 @@ func TestSweep(t *testing.T) {
 			t.Fatalf("Sweep() before anything expired = %d, %v; want 0, nil", n, err)
 		}
 		clock.Advance(30 * time.Minute)
-		wantRevoked(t, s, short, true, "a recorded token held past its lifetime and margin, not yet swept")
-		wantRevoked(t, s, long, false, "a recorded token within its lifetime")
+		revokertest.WantRevoked(t, s, short, true, "a recorded token held past its lifetime and margin, not yet swept")
+		revokertest.WantRevoked(t, s, long, false, "a recorded token within its lifetime")
 		n, err := s.Sweep(ctx)
 		if err != nil || n != 5 {
 			t.Fatalf("Sweep() = %d, %v; want 5 (4 revocations, 1 token), nil", n, err)
@@ -80,7 +80,7 @@ func TestSweep(t *testing.T) {
 		if n, err := s.Sweep(ctx); err != nil || n != 0 {
 			t.Fatalf("second Sweep() = %d, %v; want 0, nil", n, err)
 		}
-		wantRevoked(t, s, long, false, "a recorded token that survived the sweep")
+		revokertest.WantRevoked(t, s, long, false, "a recorded token that survived the sweep")
 	})
 }
 
@@ -94,9 +94,9 @@ func TestSweeper(t *testing.T) {
 		s := openStore(t, b, db, opts)
 		now := testclock.Now()
 		for range 3 {
-			mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: 100 * time.Millisecond})
+			revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: 100 * time.Millisecond})
 		}
-		mustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
+		revokertest.MustRevoke(t, s, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: now, TTL: time.Hour})
 		deadline := time.Now().Add(10 * time.Second)
 		for countRows(t, db, opts.RevocationsTable) != 1 {
 			if time.Now().After(deadline) {
