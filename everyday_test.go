@@ -365,6 +365,19 @@ func TestReason(t *testing.T) {
 	if guardian.Reason(nil) != nil {
 		t.Error("Reason(nil) != nil")
 	}
+	// A status computed from the reason is the status of the error.
+	for _, e := range []error{err, guardian.ErrMissingToken, guardian.ErrMalformedRequest, guardian.ErrUnavailable, guardian.ErrCrossSite} {
+		s1, c1 := guardian.ErrorStatus(e)
+		s2, c2 := guardian.ErrorStatus(guardian.Reason(e))
+		if s1 != s2 || c1 != c2 {
+			t.Errorf("ErrorStatus(%v) = %d %s, but ErrorStatus(Reason) = %d %s", e, s1, c1, s2, c2)
+		}
+	}
+	for _, k := range []error{guardian.ErrRevoked, guardian.ErrExpired, guardian.ErrTokenType, guardian.ErrUnknownKey} {
+		if s, c := guardian.ErrorStatus(k); s != http.StatusUnauthorized || c != "invalid_token" {
+			t.Errorf("ErrorStatus(%v) = %d %s, want 401 invalid_token", k, s, c)
+		}
+	}
 }
 
 // TestSignOutAnswersItsFailures: like the middleware, SignOut answers a

@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// ErrorStatus maps an error of this package to its HTTP status and its
-// RFC 6750 error code (empty when the answer carries none):
+// ErrorStatus maps an error of this package, or a sentinel [Reason]
+// returned for it, to its HTTP status and its RFC 6750 error code (empty
+// when the answer carries none):
 //
 //	ErrMissingToken          401 ""  (a challenge without error code)
 //	ErrMalformedRequest       400 invalid_request
@@ -27,7 +28,7 @@ func ErrorStatus(err error) (status int, code string) {
 		return http.StatusBadRequest, "invalid_request"
 	case errors.Is(err, ErrMissingToken):
 		return http.StatusUnauthorized, ""
-	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrResourceNotFound):
+	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrResourceNotFound), isTokenKind(err):
 		return http.StatusUnauthorized, "invalid_token"
 	case errors.Is(err, ErrInsufficientScope):
 		return http.StatusForbidden, "insufficient_scope"
@@ -46,6 +47,23 @@ func describe(err error) string {
 		return strings.TrimPrefix(s.Error(), "guardian: ")
 	}
 	return "internal error"
+}
+
+// tokenKinds are the sentinels of token failures: a tokenError wraps one
+// and ErrInvalidToken, and a bare one (from Reason) means the same.
+var tokenKinds = []error{
+	ErrMalformedToken, ErrUnsupportedHeader, ErrUnknownKey, ErrAlgorithm,
+	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
+	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
+}
+
+func isTokenKind(err error) bool {
+	for _, k := range tokenKinds {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // retryAfterSeconds is the Retry-After of a 503 answer.

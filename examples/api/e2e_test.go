@@ -25,7 +25,8 @@ import (
 )
 
 // The end-to-end tests build the real binary, start it on a free port and
-// walk the contract of DESIGN.md with a real HTTP client.
+// walk the contract in ARCHITECTURE.md at the repository root with a real
+// HTTP client.
 
 const (
 	aliceEmail    = "alice@example.com"

@@ -1,11 +1,22 @@
 // Command api is guardian's example server: a JSON API with login, a
 // protected route, logout, refresh-token rotation and, with asymmetric keys,
-// a JWK set. It follows the contract in the project's DESIGN.md.
+// a JWK set, plus a health check and Prometheus metrics. It follows the
+// contract in ARCHITECTURE.md at the repository root.
 //
 //	go run ./examples/api [-addr 127.0.0.1:8080] [-store PATH|URL] [-alg EdDSA|ES256|RS256 -key PATH]
 //
+// Routes: POST /api/login, GET /api/me, POST /api/logout, POST
+// /api/refresh, GET /healthz (503 when the revocation store does not
+// answer), GET /metrics (unauthenticated: expose it to the monitoring
+// only) and, with -alg, GET /.well-known/jwks.json.
+//
 // AUTH_SECRET holds the HS256 key (at least 32 bytes) when no -alg is given;
 // without it a random key is made and tokens die with the process.
+//
+// Failed logins are limited per account (5, then one every 3 minutes) and
+// per client address (20, then one every 45 seconds): further attempts get
+// 429 with Retry-After, whether the account exists or not. The address is
+// the connection's: X-Forwarded-For is not trusted.
 //
 // An SQLite store belongs to one process, which keeps its revocations in
 // memory too: a second process on the same file refuses to start. Run
@@ -32,6 +43,9 @@ import (
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	if err := run(os.Args[1:], logger); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // -h: the usage is printed
+			os.Exit(0)
+		}
 		logger.Error("api: " + err.Error())
 		os.Exit(1)
 	}
@@ -49,6 +63,17 @@ type config struct {
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: api [-addr HOST:PORT] [-store PATH|URL] [-alg EdDSA|ES256|RS256 -key PATH]
+
+guardian's example JSON API: POST /api/login, GET /api/me, POST /api/logout,
+POST /api/refresh, GET /healthz, GET /metrics, and with -alg
+GET /.well-known/jwks.json. AUTH_SECRET is the HS256 key (32 bytes or more)
+when -alg is not given.
+
+`)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&c.alg, "alg", "", "asymmetric signing algorithm: EdDSA, ES256 or RS256 (needs -key); default HS256 with AUTH_SECRET")
 	fs.StringVar(&c.key, "key", "", "PEM private key for -alg")
@@ -77,13 +102,14 @@ func run(args []string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.store)
+	m := newMetrics()
+	store, err := openStore(ctx, cfg.store, m.timeRevoker)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
-	app, err := newServer(keys, store.revoker, logger)
+	app, err := newServer(keys, store, m, logger)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/guardian-go/guardian"
@@ -20,17 +21,23 @@ type server struct {
 	g         *guardian.Guardian[*user]
 	users     *userStore
 	passwords guardian.Passwords
-	logger    *slog.Logger
-	mux       *http.ServeMux
+	// checkPassword is passwords.Check; tests count its calls.
+	checkPassword func(hash, password string) error
+	limiter       *loginLimiter
+	health        *healthCheck
+	metrics       *metrics
+	logger        *slog.Logger
+	mux           *http.ServeMux
 }
 
 // newServer wires the library: issuer with the store as Revoker, the
-// Guardian over the demo users, and the routes.
-func newServer(keys *guardian.KeySet, revoker guardian.Revoker, logger *slog.Logger) (*server, error) {
+// Guardian over the demo users, and the routes. The store's calls are
+// timed into m when openStore was given m.timeRevoker.
+func newServer(keys *guardian.KeySet, st *store, m *metrics, logger *slog.Logger) (*server, error) {
 	issuer, err := guardian.NewIssuer(keys, &guardian.IssuerOptions{
 		Issuer:   "guardian-example",
 		Audience: []string{"guardian-example"},
-		Revoker:  revoker,
+		Revoker:  st.revoker,
 		Leeway:   5 * time.Second,
 		// Clients send the same access token for many requests: remember
 		// verified tokens (expiry, type and revocation are still checked on
@@ -44,14 +51,31 @@ func newServer(keys *guardian.KeySet, revoker guardian.Revoker, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	s := &server{users: newUserStore(), passwords: guardian.Passwords{}, logger: logger, mux: http.NewServeMux()}
+	s := &server{
+		users:     newUserStore(),
+		passwords: guardian.Passwords{},
+		limiter:   newLoginLimiter(time.Now),
+		health:    &healthCheck{ping: st.ping, timeout: healthTimeout, logger: logger},
+		metrics:   m,
+		logger:    logger,
+		mux:       http.NewServeMux(),
+	}
+	s.checkPassword = s.passwords.Check
+	m.watchLimiter(s.limiter)
 	if err := s.users.add("1", "alice@example.com", "correct horse battery staple", s.passwords); err != nil {
 		return nil, err
 	}
 	s.g, err = guardian.New(issuer,
 		func(u *user) (string, error) { return u.ID, nil },
 		func(ctx context.Context, c *guardian.Claims) (*user, error) { return s.users.byID(c.Subject) },
-		&guardian.GuardianOptions[*user]{ErrorHandler: s.authError})
+		&guardian.GuardianOptions[*user]{
+			// Refusals get the library's answers (DefaultErrorHandler).
+			OnRefused:       s.refused,
+			OnAuthenticated: func(*http.Request, *guardian.Claims) { m.verifications.Inc() },
+			// The causes of 5xx answers (a store outage), which clients
+			// are never shown, go to the server's log.
+			Logger: logger,
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -62,9 +86,8 @@ func newServer(keys *guardian.KeySet, revoker guardian.Revoker, logger *slog.Log
 	s.mux.HandleFunc("POST /api/refresh", s.refresh)
 	s.mux.Handle("GET /api/me", protect(s.me))
 	s.mux.Handle("POST /api/logout", protect(s.logout))
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.Handle("GET /metrics", m.handler())
 	if keys.SigningKey().Public() != nil { // asymmetric: publish the public key
 		jwks, err := guardian.JWKSHandler(issuer, 5*time.Minute)
 		if err != nil {
@@ -75,15 +98,51 @@ func newServer(keys *guardian.KeySet, revoker guardian.Revoker, logger *slog.Log
 	return s, nil
 }
 
-// ServeHTTP logs each request (never its tokens or body) and recovers from
-// panics with a bare 500.
+// refused counts a refused request by reason and notes it for the
+// request's log line (see ServeHTTP). The library calls it
+// (GuardianOptions.OnRefused) for every request that the middleware,
+// Refresh or SignOut refuses, before the error handler answers.
+func (s *server) refused(r *http.Request, reason error) {
+	s.metrics.refusals.WithLabelValues(reasonLabel(reason)).Inc()
+	if n, ok := r.Context().Value(noteKey{}).(*requestNote); ok {
+		n.refused, n.reason, n.route = true, reason, r.Pattern
+	}
+}
+
+// requestNote is what the handlers tell ServeHTTP's log about a request.
+type requestNote struct {
+	refused bool
+	reason  error // a sentinel of the library, or nil
+	route   string
+}
+
+type noteKey struct{}
+
+// ServeHTTP logs each request (never its tokens or body), and each refused
+// one with its reason, route, method and the status it got; it recovers
+// from panics with a bare 500.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	note := &requestNote{}
+	r = r.WithContext(context.WithValue(r.Context(), noteKey{}, note))
 	defer func() {
 		if p := recover(); p != nil {
 			s.logger.Error("panic", "path", r.URL.Path, "panic", p)
 			writeJSON(rec, http.StatusInternalServerError, errorJSON{Error: "server_error"})
+		}
+		if note.refused {
+			// The reason's text is fixed by the library: it never holds
+			// token bytes or client input.
+			reason := "internal error"
+			if note.reason != nil {
+				reason = note.reason.Error()
+			}
+			level := slog.LevelInfo
+			if rec.status >= 500 {
+				level = slog.LevelWarn
+			}
+			s.logger.Log(r.Context(), level, "refused", "reason", reason, "route", note.route, "method", r.Method, "status", rec.status)
 		}
 		s.logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration_ms", milliseconds(time.Since(start)))
 	}()
@@ -124,14 +183,29 @@ type tokensJSON struct {
 }
 
 // login checks the password and answers with an access token and a refresh
-// token of the same family.
+// token of the same family. Failed logins are limited per account and per
+// client address (see loginlimit.go): once either has spent its budget,
+// the answer is 429 with Retry-After, before any password check.
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
 	if err := decodeBody(w, r, &in); err != nil {
+		s.metrics.logins.WithLabelValues(loginInvalidRequest).Inc()
 		writeJSON(w, http.StatusBadRequest, errorJSON{Error: "invalid_request", Description: err.Error()})
+		return
+	}
+	// The same for every account, known or not: the answer and its
+	// timing do not tell who has one.
+	address := addressKey(r.RemoteAddr)
+	ticket, wait := s.limiter.reserve(accountKey(in.Email), address)
+	if wait > 0 {
+		s.metrics.logins.WithLabelValues(loginRateLimited).Inc()
+		// Never the email: users type passwords into it by mistake.
+		s.logger.Warn("login rate limited", "address", address)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+		writeJSON(w, http.StatusTooManyRequests, errorJSON{Error: "too_many_attempts", Description: "too many failed logins; try again later"})
 		return
 	}
 	u, _ := s.users.byEmail(in.Email)
@@ -140,18 +214,25 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		hash = u.passwordHash
 	}
 	// Check spends one bcrypt comparison whether or not the user exists.
-	if err := s.passwords.Check(hash, in.Password); err != nil {
+	// A failure keeps the budget the attempt reserved.
+	if err := s.checkPassword(hash, in.Password); err != nil {
+		outcome := loginInvalid
 		if !errors.Is(err, guardian.ErrInvalidCredentials) {
+			outcome = loginError
 			s.logger.Error("password check", "err", err)
 		}
+		s.metrics.logins.WithLabelValues(outcome).Inc()
 		writeJSON(w, http.StatusUnauthorized, errorJSON{Error: "invalid_credentials", Description: "wrong email or password"})
 		return
 	}
+	s.limiter.refund(ticket) // a successful login spends no budget
 	pair, _, err := s.g.SignIn(w, r, u)
 	if err != nil {
+		s.metrics.logins.WithLabelValues(loginError).Inc()
 		s.serverError(w, "sign in", err)
 		return
 	}
+	s.metrics.logins.WithLabelValues(loginOK).Inc()
 	s.logger.Info("login", "user", u.ID)
 	writeJSON(w, http.StatusOK, tokensJSON{
 		Token: pair.Access.Raw, RefreshToken: pair.Refresh.Raw, Exp: pair.Access.Claims.ExpiresAt.Unix(),
@@ -165,14 +246,17 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 // for a retry. The user is loaded again, so a user who is gone gets 401. A
 // reused refresh token revokes its family.
 func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
-	pair, err := s.g.Refresh(w, r) // the refresh_token of the JSON body
+	// The refresh_token of the JSON body. A failure is answered already,
+	// through the error handler (after OnRefused).
+	pair, err := s.g.Refresh(w, r)
 	if err != nil {
 		if errors.Is(err, guardian.ErrRevoked) {
 			s.logger.Warn("refresh token reuse: family revoked")
 		}
-		s.authError(w, r, err)
+		s.metrics.refreshes.WithLabelValues(reasonLabel(guardian.Reason(err))).Inc()
 		return
 	}
+	s.metrics.refreshes.WithLabelValues("ok").Inc()
 	writeJSON(w, http.StatusOK, tokensJSON{Token: pair.Access.Raw, RefreshToken: pair.Refresh.Raw, Exp: pair.Access.Claims.ExpiresAt.Unix()})
 }
 
@@ -184,20 +268,10 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 // logout revokes the access token and every token of its login.
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	if err := s.g.SignOut(w, r); err != nil {
-		s.authError(w, r, err)
-		return
+		return // answered through the error handler, after OnRefused
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// authError answers as the library's default handler does, and logs server
-// failures (never the token).
-func (s *server) authError(w http.ResponseWriter, r *http.Request, err error) {
-	if status, _ := guardian.ErrorStatus(err); status >= 500 {
-		s.logger.Error("auth", "path", r.URL.Path, "err", err)
-	}
-	s.g.DefaultErrorHandler(w, r, err)
 }
 
 func (s *server) serverError(w http.ResponseWriter, what string, err error) {

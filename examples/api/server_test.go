@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/guardian-go/guardian"
 )
@@ -47,7 +52,7 @@ func newTestServer(t *testing.T, revoker guardian.Revoker) (*server, *syncBuffer
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	s, err := newServer(keys, revoker, slog.New(slog.NewJSONHandler(logs, nil)))
+	s, err := newServer(keys, &store{revoker: revoker, kind: "memory"}, newMetrics(), slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,4 +194,171 @@ func TestRefreshOfAGoneUser(t *testing.T) {
 	s.users.mu.Unlock()
 	wantStatus(t, "refresh with the same token once the user is back", serveRefresh(s, tok.refresh), http.StatusOK)
 	wantStatus(t, "access token of the login", serve(s, "GET", "/api/me", tok.access, ""), http.StatusOK)
+}
+
+// logLines returns the JSON log lines whose msg is msg.
+func logLines(t *testing.T, logs *syncBuffer, msg string) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for l := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if m["msg"] == msg {
+			lines = append(lines, m)
+		}
+	}
+	return lines
+}
+
+// Every refused request is logged with its reason, route, method and
+// status, and counted by reason; never with its token.
+func TestRefusalsAreLoggedAndCounted(t *testing.T) {
+	s, logs := newTestServer(t, guardian.NewMemoryRevoker(nil))
+	tok := serveLogin(t, s)
+	wantStatus(t, "me without a token", serve(s, "GET", "/api/me", "", ""), http.StatusUnauthorized)
+	wantStatus(t, "logout", serve(s, "POST", "/api/logout", tok.access, ""), http.StatusNoContent)
+	wantStatus(t, "me after logout", serve(s, "GET", "/api/me", tok.access, ""), http.StatusUnauthorized)
+	wantStatus(t, "logout with a refresh token", serve(s, "POST", "/api/logout", tok.refresh, ""), http.StatusUnauthorized)
+	wantStatus(t, "refresh after logout", serveRefresh(s, tok.refresh), http.StatusUnauthorized)
+	wantStatus(t, "refresh without a token", serve(s, "POST", "/api/refresh", "", `{}`), http.StatusBadRequest)
+
+	type refusal struct {
+		reason, route, method string
+		status                float64
+	}
+	var got []refusal
+	for _, l := range logLines(t, logs, "refused") {
+		r, _ := l["reason"].(string)
+		route, _ := l["route"].(string)
+		method, _ := l["method"].(string)
+		status, _ := l["status"].(float64)
+		got = append(got, refusal{r, route, method, status})
+	}
+	want := []refusal{
+		{"guardian: no token", "GET /api/me", "GET", 401},
+		{"guardian: token revoked", "GET /api/me", "GET", 401},
+		{"guardian: wrong token type", "POST /api/logout", "POST", 401},
+		{"guardian: token revoked", "POST /api/refresh", "POST", 401},
+		{"guardian: malformed request", "POST /api/refresh", "POST", 400},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("refusals logged:\n%v\nwant\n%v", got, want)
+	}
+	for _, secret := range []string{tok.access, tok.refresh, alicePassword} {
+		if strings.Contains(logs.String(), secret) {
+			t.Fatalf("the log holds a token or the password:\n%s", logs)
+		}
+	}
+	for label, want := range map[string]float64{"missing_token": 1, "revoked": 2, "token_type": 1, "malformed_request": 1, "expired": 0} {
+		if got := testutil.ToFloat64(s.metrics.refusals.WithLabelValues(label)); got != want {
+			t.Errorf("guardian_refusals_total{reason=%q} = %v, want %v", label, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(s.metrics.refreshes.WithLabelValues("revoked")); got != 1 {
+		t.Errorf(`guardian_refreshes_total{outcome="revoked"} = %v, want 1`, got)
+	}
+}
+
+// GET /healthz pings the store: 200 when it answers, 503 when it fails or
+// does not answer within the health timeout.
+func TestHealthzPingsTheStore(t *testing.T) {
+	var pingErr error
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	mode := "ok"
+	ping := func(ctx context.Context) error {
+		switch mode {
+		case "fail":
+			return pingErr
+		case "hang":
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-hang:
+			}
+		}
+		return nil
+	}
+	s, logs := newTestServer(t, guardian.NewMemoryRevoker(nil))
+	s.health.ping = ping
+	s.health.timeout = 50 * time.Millisecond
+
+	check := func(what string, want int) {
+		t.Helper()
+		r := serve(s, "GET", "/healthz", "", "")
+		wantStatus(t, what, r, want)
+		status := r.json(t)["status"]
+		switch {
+		case want == http.StatusOK && status != "ok":
+			t.Errorf("%s: body %s, want status ok", what, r.body)
+		case want == http.StatusServiceUnavailable && (status != "unavailable" || r.header.Get("Retry-After") == ""):
+			t.Errorf("%s: body %s, Retry-After %q; want status unavailable and a Retry-After", what, r.body, r.header.Get("Retry-After"))
+		}
+	}
+	check("store up", http.StatusOK)
+	mode, pingErr = "fail", errors.New("connection refused (10.0.0.1)")
+	check("store down", http.StatusServiceUnavailable)
+	check("store still down", http.StatusServiceUnavailable)
+	mode = "hang"
+	check("store hung", http.StatusServiceUnavailable)
+	mode = "ok"
+	check("store back", http.StatusOK)
+	if strings.Contains(serve(s, "GET", "/healthz", "", "").header.Get("Content-Type"), "text/plain") {
+		t.Error("healthz answers text, want JSON")
+	}
+	if n := len(logLines(t, logs, "health: the revocation store does not answer")); n != 1 {
+		t.Errorf("the outage was logged %d times, want once (on the change)", n)
+	}
+	if n := len(logLines(t, logs, "health: the revocation store answers again")); n != 1 {
+		t.Errorf("the recovery was logged %d times, want once", n)
+	}
+}
+
+// Failed logins are limited per account, the same for known and unknown
+// accounts, and a limited attempt costs no password check.
+func TestLoginLimitInProcess(t *testing.T) {
+	s, _ := newTestServer(t, guardian.NewMemoryRevoker(nil))
+	clock := newFakeClock()
+	s.limiter.now = clock.now
+	checks := 0
+	check := s.checkPassword
+	s.checkPassword = func(hash, password string) error { checks++; return check(hash, password) }
+
+	login := func(email, password string) response {
+		return serve(s, "POST", "/api/login", "", `{"email":"`+email+`","password":"`+password+`"}`)
+	}
+	var limited [2]response
+	for i, email := range []string{aliceEmail, "mallory@example.com"} {
+		for n := range 5 {
+			wantStatus(t, fmt.Sprintf("%s failure #%d", email, n+1), login(email, "wrong"), http.StatusUnauthorized)
+		}
+		before := checks
+		limited[i] = login(email, "wrong")
+		wantStatus(t, email+" 6th failure", limited[i], http.StatusTooManyRequests)
+		if got := limited[i].header.Get("Retry-After"); got != "180" {
+			t.Errorf("%s: Retry-After %q, want 180", email, got)
+		}
+		if checks != before {
+			t.Errorf("%s: a limited attempt checked the password", email)
+		}
+	}
+	if !bytes.Equal(limited[0].body, limited[1].body) {
+		t.Errorf("429 bodies differ for a known and an unknown account: %s vs %s", limited[0].body, limited[1].body)
+	}
+	if code := limited[0].json(t)["error"]; code != "too_many_attempts" {
+		t.Errorf("429 error = %v, want too_many_attempts", code)
+	}
+	wantStatus(t, "right password while limited", login(aliceEmail, alicePassword), http.StatusTooManyRequests)
+	if got := testutil.ToFloat64(s.metrics.logins.WithLabelValues(loginRateLimited)); got != 3 {
+		t.Errorf(`guardian_logins_total{outcome="rate_limited"} = %v, want 3`, got)
+	}
+
+	clock.advance(3 * time.Minute)
+	wantStatus(t, "right password 3 minutes later", login(aliceEmail, alicePassword), http.StatusOK)
+	// The success gave back what it took: one more failure is allowed,
+	// then the account is limited again.
+	wantStatus(t, "failure after the success", login(aliceEmail, "wrong"), http.StatusUnauthorized)
+	wantStatus(t, "next failure", login(aliceEmail, "wrong"), http.StatusTooManyRequests)
 }

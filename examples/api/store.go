@@ -19,11 +19,21 @@ import (
 	"github.com/guardian-go/guardian/sqlstore"
 )
 
-// store is an open revocation store and what closes it.
+// store is an open revocation store, what pings it and what closes it.
 type store struct {
 	revoker guardian.Revoker
 	kind    string
+	pinger  func(context.Context) error // nil: always healthy
 	closers []func() error
+}
+
+// ping reports whether the store's server answers (for SQLite, whether
+// the database file does) within ctx.
+func (s *store) ping(ctx context.Context) error {
+	if s.pinger == nil {
+		return nil
+	}
+	return s.pinger(ctx)
 }
 
 // Close closes the store, then its connection.
@@ -37,20 +47,25 @@ func (s *store) Close() error {
 
 // openStore opens the store the -store flag names: an SQLite file path (or
 // sqlite:PATH), or a postgres://, postgresql://, mysql:// or redis:// URL.
-// SQL tables are created when missing.
-func openStore(ctx context.Context, spec string) (*store, error) {
+// SQL tables are created when missing. wrap, when not nil, decorates the
+// store itself (not the Mirror in front of an SQLite store): the server
+// times its calls with it.
+func openStore(ctx context.Context, spec string, wrap func(guardian.Revoker) guardian.Revoker) (*store, error) {
+	if wrap == nil {
+		wrap = func(r guardian.Revoker) guardian.Revoker { return r }
+	}
 	scheme, _, _ := strings.Cut(spec, "://")
 	switch {
 	case scheme == "postgres" || scheme == "postgresql":
-		return openSQL(ctx, "pgx", spec, sqlstore.Postgres, "postgres")
+		return openSQL(ctx, "pgx", spec, sqlstore.Postgres, "postgres", wrap)
 	case scheme == "mysql":
 		dsn, err := mysqlDSN(spec)
 		if err != nil {
 			return nil, err
 		}
-		return openSQL(ctx, "mysql", dsn, sqlstore.MySQL, "mysql")
+		return openSQL(ctx, "mysql", dsn, sqlstore.MySQL, "mysql", wrap)
 	case scheme == "redis" || scheme == "rediss":
-		return openRedis(ctx, spec)
+		return openRedis(ctx, spec, wrap)
 	case strings.Contains(spec, "://"):
 		return nil, fmt.Errorf("-store %q: unknown scheme %q", redact(spec), scheme)
 	default:
@@ -70,7 +85,7 @@ func openStore(ctx context.Context, spec string) (*store, error) {
 		}
 		// WAL and synchronous=FULL: a revocation that returned is on disk.
 		dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)"
-		st, err := openSQL(ctx, "sqlite", dsn, sqlstore.SQLite, "sqlite")
+		st, err := openSQL(ctx, "sqlite", dsn, sqlstore.SQLite, "sqlite", wrap)
 		if err != nil {
 			release()
 			return nil, err
@@ -81,7 +96,7 @@ func openStore(ctx context.Context, spec string) (*store, error) {
 	}
 }
 
-func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, kind string) (*store, error) {
+func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, kind string, wrap func(guardian.Revoker) guardian.Revoker) (*store, error) {
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s store: %w", kind, err)
@@ -105,12 +120,17 @@ func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, 
 		db.Close()
 		return nil, fmt.Errorf("create %s tables: %w", kind, err)
 	}
-	st := &store{revoker: s, kind: kind, closers: []func() error{s.Close, db.Close}}
+	st := &store{revoker: wrap(s), kind: kind, pinger: db.PingContext, closers: []func() error{s.Close, db.Close}}
 	if dialect == sqlstore.SQLite {
 		// The SQLite file is this process's alone (openStore locks it):
 		// keep its revocations in memory too, so that checks cost no query.
 		// Writes still go to the file first, and a restart reloads them.
-		m, err := guardian.NewMirror(pingCtx, s, nil)
+		lister, ok := st.revoker.(guardian.Lister)
+		if !ok {
+			st.Close()
+			return nil, fmt.Errorf("the wrapped SQLite store cannot list its revocations")
+		}
+		m, err := guardian.NewMirror(pingCtx, lister, nil)
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("load revocations: %w", err)
@@ -121,7 +141,7 @@ func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, 
 	return st, nil
 }
 
-func openRedis(ctx context.Context, spec string) (*store, error) {
+func openRedis(ctx context.Context, spec string, wrap func(guardian.Revoker) guardian.Revoker) (*store, error) {
 	opts, err := redis.ParseURL(spec)
 	if err != nil {
 		return nil, fmt.Errorf("-store: %w", err)
@@ -139,7 +159,8 @@ func openRedis(ctx context.Context, spec string) (*store, error) {
 		client.Close()
 		return nil, err
 	}
-	return &store{revoker: s, kind: "redis", closers: []func() error{client.Close}}, nil
+	ping := func(ctx context.Context) error { return client.Ping(ctx).Err() }
+	return &store{revoker: wrap(s), kind: "redis", pinger: ping, closers: []func() error{client.Close}}, nil
 }
 
 // mysqlDSN turns mysql://user:pass@host:port/db?params into the driver's
