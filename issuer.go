@@ -199,7 +199,7 @@ func NewIssuer(keys *KeySet, opts *IssuerOptions) (*Issuer, error) {
 	}
 	// A subject revocation is kept for the longest TTL plus margins: it
 	// must fit a Revocation.
-	if i.maxTTL+3*i.leeway+time.Second > MaxRevocationTTL {
+	if i.maxTTL+3*i.leeway+time.Second > MaxRevocationTTL || i.familyRecordTTL() > MaxRevocationTTL {
 		return nil, fmt.Errorf("%w: token lifetimes up to %v and leeway %v are longer than revocations can be kept (%v)", ErrConfig, i.maxTTL, i.leeway, MaxRevocationTTL)
 	}
 	for _, a := range i.aud {

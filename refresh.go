@@ -48,9 +48,11 @@ type SuccessorOptions struct {
 // Refresh rotates a refresh token into a new pair: it verifies raw (a
 // refresh token), computes the new custom claims (opts.Custom), signs a new
 // access token and a new refresh token of the same subject, family and
-// auth_time, and only then consumes raw, as the last step that can fail. So
-// an error at any point, a store outage included, leaves raw usable for a
-// retry; once Refresh returns the pair, raw is spent.
+// auth_time, and only then consumes raw. So an error before, a store outage
+// included, leaves raw usable for a retry; once Refresh returns the pair,
+// raw is spent. After the consume it asks once more whether the login (the
+// family or the subject) was revoked meanwhile, so that a logout racing
+// the refresh cannot be outlived by the new pair.
 //
 // A retry is safe even when the failure came after the store had consumed
 // raw (its answer lost, or the pair lost on its way to the client): within
@@ -98,7 +100,27 @@ func (i *Issuer) Refresh(ctx context.Context, raw string, opts *SuccessorOptions
 		// Another request consumed the same token first.
 		return i.retry(ctx, old, opts, invalid(ErrRevoked, "already refreshed"))
 	}
+	// A logout of the family, or of the subject, may have landed while the
+	// pair was made: its records do not cover tokens signed after them.
+	if err := i.loginStillValid(ctx, old); err != nil {
+		return TokenPair{}, err
+	}
 	return pair, nil
+}
+
+// loginStillValid asks the Revoker whether old's family or subject has
+// been revoked, leaving its own jti aside (an ID no record names).
+func (i *Issuer) loginStillValid(ctx context.Context, old *Claims) error {
+	bctx, cancel := i.bound(ctx)
+	defer cancel()
+	revoked, err := i.revoker.Revoked(bctx, &Claims{ID: randomID(), Subject: old.Subject, Family: old.Family, IssuedAt: old.IssuedAt})
+	if err != nil {
+		return unavailable(err)
+	}
+	if revoked {
+		return invalid(ErrRevoked, "the login was revoked during the refresh")
+	}
+	return nil
 }
 
 // successors signs the pair that carries on old, with deterministic jtis,
@@ -129,6 +151,11 @@ func (i *Issuer) successors(ctx context.Context, old *Claims, opts *SuccessorOpt
 // (it was consumed, not logged out), its retry marker is still held, and
 // its successor refresh token has not been used. Anything else is reuse:
 // the family is revoked.
+//
+// The retry gets what a first refresh would: OnVerify runs on the old
+// token first, and after the pair is signed the marker must still be held
+// (so the copies expire at most a window after the first answer's, which
+// the consume record covers) and the login must not have been revoked.
 func (i *Issuer) retry(ctx context.Context, old *Claims, opts *SuccessorOptions, cause error) (TokenPair, error) {
 	if i.retryWindow > 0 && old.Type == RefreshToken {
 		ok, err := i.isRetry(ctx, old)
@@ -136,7 +163,22 @@ func (i *Issuer) retry(ctx context.Context, old *Claims, opts *SuccessorOptions,
 			return TokenPair{}, err
 		}
 		if ok {
-			return i.successors(ctx, old, opts)
+			if i.hooks.OnVerify != nil {
+				if err := i.hooks.OnVerify(ctx, old); err != nil {
+					return TokenPair{}, fmt.Errorf("guardian: OnVerify: %w", err)
+				}
+			}
+			pair, err := i.successors(ctx, old, opts)
+			if err != nil {
+				return TokenPair{}, err
+			}
+			if ok, err := i.isRetry(ctx, old); err != nil || !ok {
+				if err == nil {
+					err = invalid(ErrRevoked, "the retry window closed during the refresh")
+				}
+				return TokenPair{}, err
+			}
+			return pair, nil
 		}
 	}
 	return TokenPair{}, i.reused(ctx, old, cause)

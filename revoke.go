@@ -210,8 +210,13 @@ func (i *Issuer) revokeToken(ctx context.Context, c *Claims, consumer TokenConsu
 	}
 	now := i.now()
 	// This issuer accepts c until exp+leeway on its clock; another issuer
-	// whose clock is up to leeway behind accepts it a leeway longer.
+	// whose clock is up to leeway behind accepts it a leeway longer. A
+	// refresh retry may have handed out a copy with the same jti that
+	// expires up to a retry window (plus iat's rounding) later.
 	ttl := c.ExpiresAt.Add(2 * i.leeway).Sub(now)
+	if i.retryWindow > 0 {
+		ttl += i.retryWindow + time.Second
+	}
 	if ttl <= 0 {
 		return true, nil
 	}
@@ -248,8 +253,17 @@ func (i *Issuer) RevokeSubject(ctx context.Context, subject string) error {
 
 // ByFamily revokes every token of a family: all the tokens issued from
 // one login, refreshed or exchanged.
+//
+// The record lasts as long as any token of the family can: every one
+// expires by its auth_time + FamilyLifetime, a refresh that raced the
+// revocation included.
 func (i *Issuer) RevokeFamily(ctx context.Context, family string) error {
-	return i.record(ctx, Revocation{Kind: ByFamily, ID: family, At: i.now(), TTL: i.maxTTL + 2*i.leeway})
+	return i.record(ctx, Revocation{Kind: ByFamily, ID: family, At: i.now(), TTL: i.familyRecordTTL()})
+}
+
+// familyRecordTTL is how long a family revocation is kept.
+func (i *Issuer) familyRecordTTL() time.Duration {
+	return max(i.maxTTL, i.familyLifetime) + 2*i.leeway + time.Second
 }
 
 // record hands r to the Revoker, within the Revoker timeout.
