@@ -102,18 +102,20 @@ func (i *Issuer) Refresh(ctx context.Context, raw string, opts *SuccessorOptions
 	}
 	// A logout of the family, or of the subject, may have landed while the
 	// pair was made: its records do not cover tokens signed after them.
-	if err := i.loginStillValid(ctx, old); err != nil {
+	if err := i.loginStillValid(ctx, old, pair.Refresh.Claims); err != nil {
 		return TokenPair{}, err
 	}
 	return pair, nil
 }
 
 // loginStillValid asks the Revoker whether old's family or subject has
-// been revoked, leaving its own jti aside (an ID no record names).
-func (i *Issuer) loginStillValid(ctx context.Context, old *Claims) error {
+// been revoked: about the new refresh token (a jti no revocation names yet,
+// and one an allow-list store has recorded), with old's iat for the
+// subject's cut-off.
+func (i *Issuer) loginStillValid(ctx context.Context, old, next *Claims) error {
 	bctx, cancel := i.bound(ctx)
 	defer cancel()
-	revoked, err := i.revoker.Revoked(bctx, &Claims{ID: randomID(), Subject: old.Subject, Family: old.Family, IssuedAt: old.IssuedAt})
+	revoked, err := i.revoker.Revoked(bctx, &Claims{ID: next.ID, Subject: old.Subject, Family: old.Family, Type: next.Type, IssuedAt: old.IssuedAt, ExpiresAt: next.ExpiresAt})
 	if err != nil {
 		return unavailable(err)
 	}
