@@ -50,9 +50,9 @@ type SuccessorOptions struct {
 // access token and a new refresh token of the same subject, family and
 // auth_time, and only then consumes raw. So an error before, a store outage
 // included, leaves raw usable for a retry; once Refresh returns the pair,
-// raw is spent. After the consume it asks once more whether the login (the
-// family or the subject) was revoked meanwhile, so that a logout racing
-// the refresh cannot be outlived by the new pair.
+// raw is spent. Before the consume it asks once more whether the login
+// (the family or the subject) was revoked meanwhile, so that a logout
+// racing the refresh cannot be outlived by the new pair.
 //
 // A retry is safe even when the failure came after the store had consumed
 // raw (its answer lost, or the pair lost on its way to the client): within
@@ -84,6 +84,14 @@ func (i *Issuer) Refresh(ctx context.Context, raw string, opts *SuccessorOptions
 	if i.revoker == nil {
 		return pair, nil
 	}
+	// A logout of the family, or of the subject, may have landed while the
+	// pair was made: its records would not cover tokens signed after them.
+	// Asked once the pair is signed and before anything is spent, so that a
+	// revocation after this answer covers the pair, and a failure here
+	// leaves raw usable.
+	if err := i.loginStillValid(ctx, old, pair.Refresh.Claims); err != nil {
+		return TokenPair{}, err
+	}
 	// The retry marker goes first: a consume that lands is always
 	// preceded by one, so its retry is recognized.
 	if i.retryWindow > 0 {
@@ -99,11 +107,6 @@ func (i *Issuer) Refresh(ctx context.Context, raw string, opts *SuccessorOptions
 	if !first {
 		// Another request consumed the same token first.
 		return i.retry(ctx, old, opts, invalid(ErrRevoked, "already refreshed"))
-	}
-	// A logout of the family, or of the subject, may have landed while the
-	// pair was made: its records do not cover tokens signed after them.
-	if err := i.loginStillValid(ctx, old, pair.Refresh.Claims); err != nil {
-		return TokenPair{}, err
 	}
 	return pair, nil
 }

@@ -1081,9 +1081,8 @@ func TestRefreshConcurrent(t *testing.T) {
 			}
 			if tt.window < 0 {
 				// At most one consumes the token; the others' reuse revokes
-				// the family, and the winner, which checks the login once
-				// more after consuming, may see that and fail too. Either
-				// way no pair of the family survives.
+				// the family, which also covers the winner's pair (signed
+				// before). Either way no pair of the family survives.
 				if wins > 1 {
 					t.Fatalf("%d of %d concurrent refreshes of one token succeeded, want at most 1", wins, n)
 				}

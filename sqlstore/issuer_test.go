@@ -126,8 +126,7 @@ func TestWithIssuer(t *testing.T) {
 					t.Fatalf("%d of 8 concurrent Refresh calls with one token succeeded, want at most 1", got)
 				case allowList:
 					// The losers' reuse revokes the family: whatever the
-					// winner (if any: it checks the login once more after
-					// consuming) was handed out is refused.
+					// winner (if any) was handed out is refused.
 					for id := range pairs {
 						if got, err := store.Revoked(ctx, &guardian.Claims{ID: id, Family: refresh.Claims.Family, Subject: refresh.Claims.Subject, IssuedAt: refresh.Claims.IssuedAt}); err != nil || !got {
 							t.Fatalf("the winner's refresh token after a reuse race: revoked %v, %v; want revoked", got, err)
