@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,6 +27,9 @@ func clientFrom(t *testing.T, ip string) *http.Client {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
 	probe, err := d.Dial("tcp", freeListener(t))
 	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		if os.Getenv("CI") == "true" { // CI's machine binds all of 127.0.0.0/8
+			t.Fatalf("cannot connect from %s: %v", ip, err)
+		}
 		t.Skipf("cannot connect from %s on this system: %v", ip, err)
 	}
 	if err != nil {
