@@ -128,7 +128,9 @@ type Issuer struct {
 	failOpen    bool
 	// revokerTimeout bounds Revoker calls; 0 means none.
 	revokerTimeout time.Duration
-	hooks          Hooks
+	// localRevoker: the Revoker answers Revoked from memory, unbounded.
+	localRevoker bool
+	hooks        Hooks
 }
 
 // NewIssuer returns an Issuer that signs with keys' signing key and
@@ -179,6 +181,7 @@ func NewIssuer(keys *KeySet, opts *IssuerOptions) (*Issuer, error) {
 	case i.retryWindow < 0:
 		i.retryWindow = 0
 	}
+	_, i.localRevoker = i.revoker.(localRevoker)
 	if al, ok := i.revoker.(interface{ AllowList() bool }); ok && al.AllowList() {
 		i.retryWindow = 0
 	}

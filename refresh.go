@@ -116,11 +116,9 @@ func (i *Issuer) Refresh(ctx context.Context, raw string, opts *SuccessorOptions
 // and one an allow-list store has recorded), with old's iat for the
 // subject's cut-off.
 func (i *Issuer) loginStillValid(ctx context.Context, old, next *Claims) error {
-	bctx, cancel := i.bound(ctx)
-	defer cancel()
-	revoked, err := i.revoker.Revoked(bctx, &Claims{ID: next.ID, Subject: old.Subject, Family: old.Family, Type: next.Type, IssuedAt: old.IssuedAt, ExpiresAt: next.ExpiresAt})
+	revoked, err := i.askRevoker(ctx, &Claims{ID: next.ID, Subject: old.Subject, Family: old.Family, Type: next.Type, IssuedAt: old.IssuedAt, ExpiresAt: next.ExpiresAt})
 	if err != nil {
-		return unavailable(err)
+		return err
 	}
 	if revoked {
 		return invalid(ErrRevoked, "the login was revoked during the refresh")
@@ -191,15 +189,7 @@ func (i *Issuer) retry(ctx context.Context, old *Claims, opts *SuccessorOptions,
 
 // isRetry asks the Revoker the three questions of retry.
 func (i *Issuer) isRetry(ctx context.Context, old *Claims) (bool, error) {
-	ask := func(c *Claims) (bool, error) {
-		ctx, cancel := i.bound(ctx)
-		defer cancel()
-		revoked, err := i.revoker.Revoked(ctx, c)
-		if err != nil {
-			return false, unavailable(err)
-		}
-		return revoked, nil
-	}
+	ask := func(c *Claims) (bool, error) { return i.askRevoker(ctx, c) }
 	// The family and the subject, without the token's own jti: an ID no
 	// record names.
 	if revoked, err := ask(&Claims{ID: randomID(), Subject: old.Subject, Family: old.Family, IssuedAt: old.IssuedAt}); err != nil || revoked {

@@ -183,25 +183,32 @@ func (i *Issuer) checkRevoked(ctx context.Context, c *Claims) error {
 	if i.revoker == nil {
 		return nil
 	}
-	var revoked bool
-	var err error
-	if _, local := i.revoker.(localRevoker); local {
-		revoked, err = i.revoker.Revoked(ctx, c)
-	} else {
-		bctx, cancel := i.bound(ctx)
-		revoked, err = i.revoker.Revoked(bctx, c)
-		cancel()
-	}
+	revoked, err := i.askRevoker(ctx, c)
 	if err != nil {
 		if i.failOpen {
 			return nil
 		}
-		return unavailable(err)
+		return err
 	}
 	if revoked {
 		return invalid(ErrRevoked, "")
 	}
 	return nil
+}
+
+// askRevoker asks the Revoker about c, within the Revoker timeout unless
+// the Revoker answers from memory. A failure is ErrUnavailable.
+func (i *Issuer) askRevoker(ctx context.Context, c *Claims) (bool, error) {
+	if !i.localRevoker {
+		var cancel context.CancelFunc
+		ctx, cancel = i.bound(ctx)
+		defer cancel()
+	}
+	revoked, err := i.revoker.Revoked(ctx, c)
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return revoked, nil
 }
 
 func truncate(s string, n int) string {
