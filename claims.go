@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,8 @@ const (
 var registeredNames = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "typ": true, "jti": true,
 	"fam": true, "iat": true, "nbf": true, "exp": true, "auth_time": true,
+	"scope": true, "scp": true, "client_id": true, "azp": true, "acr": true,
+	"amr": true, "cnf": true,
 }
 
 // Claims are the registered claims of a verified (or peeked) token. Custom
@@ -49,8 +52,50 @@ type Claims struct {
 	// lives IssuerOptions.FamilyLifetime from it; zero when the token has none.
 	AuthTime time.Time
 
+	// Scope lists the scopes granted: the space-separated scope claim
+	// (RFC 9068 §2.2.3, RFC 8693 §4.2) and the scp array some issuers
+	// send instead, as one list without repeats.
+	Scope []string
+	// ClientID is client_id: the OAuth client the token was issued to
+	// (RFC 9068 §2.2).
+	ClientID string
+	// AuthorizedParty is azp (OpenID Connect Core §2).
+	AuthorizedParty string
+	// ACR is acr: the authentication context class the user satisfied.
+	ACR string
+	// AMR is amr: the authentication methods used (RFC 8176).
+	AMR []string
+	// Confirmation is cnf (RFC 7800): the key a sender-constrained token
+	// is bound to. Zero for a bearer token.
+	Confirmation Confirmation
+
 	payload string    // the decoded JSON payload, for Custom
 	aud1    [1]string // backs Audience when there is one audience
+	// header is the typ of the token's JOSE header, for the TypePolicy.
+	header headerType
+}
+
+// Confirmation is the cnf claim of a sender-constrained token (RFC 7800).
+type Confirmation struct {
+	// JWKThumbprint is jkt: the RFC 7638 SHA-256 thumbprint of the DPoP
+	// key the token is bound to (RFC 9449 §6.1).
+	JWKThumbprint string `json:"jkt,omitempty"`
+	// X509Thumbprint is x5t#S256: the SHA-256 thumbprint of the client
+	// certificate of a mutual-TLS bound token (RFC 8705 §3.1).
+	X509Thumbprint string `json:"x5t#S256,omitempty"`
+}
+
+// IsZero reports whether the token carries no confirmation: a bearer token.
+func (c Confirmation) IsZero() bool { return c == Confirmation{} }
+
+// HasScope reports whether the token grants scope s.
+func (c *Claims) HasScope(s string) bool {
+	for _, x := range c.Scope {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Custom decodes the token's payload into v, a pointer to a struct (or map)
@@ -77,7 +122,17 @@ func (c *Claims) clone() *Claims {
 	case len(c.Audience) > 1:
 		d.Audience = append([]string(nil), c.Audience...)
 	}
+	d.Scope = cloneStrings(c.Scope)
+	d.AMR = cloneStrings(c.AMR)
 	return &d
+}
+
+// cloneStrings copies a list, keeping nil nil.
+func cloneStrings(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	return append([]string{}, list...)
 }
 
 // HasAudience reports whether aud names a.
@@ -117,6 +172,71 @@ type wireClaims struct {
 	Exp numericDate `json:"exp,omitzero"`
 	// AuthTime is auth_time.
 	AuthTime numericDate `json:"auth_time,omitzero"`
+	// Scope is scope, written space-separated; Scp is scp, read only.
+	Scope    scopeClaim    `json:"scope,omitempty"`
+	Scp      scopeClaim    `json:"scp,omitempty"`
+	ClientID string        `json:"client_id,omitempty"`
+	Azp      string        `json:"azp,omitempty"`
+	Acr      string        `json:"acr,omitempty"`
+	Amr      []string      `json:"amr,omitempty"`
+	Cnf      *Confirmation `json:"cnf,omitempty"`
+}
+
+// scopeClaim is a scope or scp claim: scopes separated by spaces (RFC 6749
+// §3.3), or an array of scopes, as some issuers send. It is written as a
+// string.
+type scopeClaim []string
+
+func (s scopeClaim) MarshalJSON() ([]byte, error) {
+	return json.Marshal(strings.Join(s, " "))
+}
+
+func (s *scopeClaim) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*s = nil
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = splitScope(v)
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	*s = list
+	return nil
+}
+
+// splitScope splits a scope claim into its scopes, dropping empty ones.
+func splitScope(s string) []string {
+	if s == "" {
+		return nil
+	}
+	n := strings.Count(s, " ") + 1
+	list := make([]string, 0, n)
+	for s != "" {
+		var v string
+		v, s, _ = strings.Cut(s, " ")
+		if v != "" {
+			list = append(list, v)
+		}
+	}
+	return list
+}
+
+// mergeScopes adds the scopes of more that list lacks, and no empty one.
+func mergeScopes(list, more []string) []string {
+	for _, v := range more {
+		if v != "" && !slices.Contains(list, v) {
+			list = append(list, v)
+		}
+	}
+	return list
 }
 
 // encodePayload renders c, then merges the custom members (a JSON object or
@@ -127,6 +247,11 @@ func encodePayload(c *Claims, custom json.RawMessage) ([]byte, error) {
 		Jti: c.ID, Fam: c.Family,
 		Iat: numericDate{c.IssuedAt}, Nbf: numericDate{c.NotBefore}, Exp: numericDate{c.ExpiresAt},
 		AuthTime: numericDate{c.AuthTime},
+		Scope:    scopeClaim(c.Scope),
+		ClientID: c.ClientID, Azp: c.AuthorizedParty, Acr: c.ACR, Amr: c.AMR,
+	}
+	if !c.Confirmation.IsZero() {
+		w.Cnf = &c.Confirmation
 	}
 	out, err := json.Marshal(w)
 	if err != nil {
@@ -192,7 +317,12 @@ func decodePayload(payload string) (*Claims, error) {
 		ID: w.Jti, Family: w.Fam,
 		IssuedAt: w.Iat.t, NotBefore: w.Nbf.t, ExpiresAt: w.Exp.t,
 		AuthTime: w.AuthTime.t,
-		payload:  payload,
+		Scope:    mergeScopes(mergeScopes(nil, w.Scope), w.Scp),
+		ClientID: w.ClientID, AuthorizedParty: w.Azp, ACR: w.Acr, AMR: w.Amr,
+		payload: payload,
+	}
+	if w.Cnf != nil {
+		c.Confirmation = *w.Cnf
 	}
 	return c, nil
 }

@@ -23,7 +23,8 @@ func decodeClaimsFast(p string, c *Claims) bool {
 	if !s.consume('{') {
 		return false
 	}
-	var seen uint16
+	var seen uint32
+	var scope, scp []string
 	s.space()
 	if s.consume('}') {
 		return s.end()
@@ -47,7 +48,28 @@ func decodeClaimsFast(p string, c *Claims) bool {
 			seen |= bit
 		}
 		switch bit {
-		case bitIss, bitSub, bitTyp, bitJti, bitFam:
+		case bitCnf:
+			return false // an object: encoding/json decodes it
+		case bitScope, bitScp:
+			list, ok := s.scopes()
+			if !ok {
+				return false
+			}
+			if bit == bitScope {
+				scope = list
+			} else {
+				scp = list
+			}
+		case bitAmr:
+			if s.i >= len(s.s) || s.s[s.i] != '[' {
+				return false
+			}
+			list, ok := s.stringArray()
+			if !ok {
+				return false
+			}
+			c.AMR = list
+		case bitIss, bitSub, bitTyp, bitJti, bitFam, bitClientID, bitAzp, bitAcr:
 			v, ok := s.plainString()
 			if !ok {
 				return false
@@ -63,6 +85,12 @@ func decodeClaimsFast(p string, c *Claims) bool {
 				c.ID = v
 			case bitFam:
 				c.Family = v
+			case bitClientID:
+				c.ClientID = v
+			case bitAzp:
+				c.AuthorizedParty = v
+			case bitAcr:
+				c.ACR = v
 			}
 		case bitAud:
 			if !s.audience(c) {
@@ -99,6 +127,9 @@ func decodeClaimsFast(p string, c *Claims) bool {
 			continue
 		}
 		if s.consume('}') {
+			if scope != nil || scp != nil {
+				c.Scope = mergeScopes(mergeScopes(nil, scope), scp)
+			}
 			return s.end()
 		}
 		return false
@@ -106,7 +137,7 @@ func decodeClaimsFast(p string, c *Claims) bool {
 }
 
 const (
-	bitIss uint16 = 1 << iota
+	bitIss uint32 = 1 << iota
 	bitSub
 	bitAud
 	bitTyp
@@ -116,9 +147,16 @@ const (
 	bitNbf
 	bitExp
 	bitAuthTime
+	bitScope
+	bitScp
+	bitClientID
+	bitAzp
+	bitAcr
+	bitAmr
+	bitCnf
 )
 
-func claimBit(name string) uint16 {
+func claimBit(name string) uint32 {
 	switch name {
 	case "iss":
 		return bitIss
@@ -140,6 +178,20 @@ func claimBit(name string) uint16 {
 		return bitExp
 	case "auth_time":
 		return bitAuthTime
+	case "scope":
+		return bitScope
+	case "scp":
+		return bitScp
+	case "client_id":
+		return bitClientID
+	case "azp":
+		return bitAzp
+	case "acr":
+		return bitAcr
+	case "amr":
+		return bitAmr
+	case "cnf":
+		return bitCnf
 	}
 	return 0
 }
@@ -252,20 +304,38 @@ func (s *jsonScanner) audience(c *Claims) bool {
 		c.Audience = c.aud1[:]
 		return true
 	}
+	list, ok := s.stringArray()
+	if ok {
+		c.Audience = list
+	}
+	return ok
+}
+
+// scopes reads scope or scp: a plain string of scopes separated by spaces,
+// or an array of plain strings.
+func (s *jsonScanner) scopes() ([]string, bool) {
+	if s.i < len(s.s) && s.s[s.i] == '"' {
+		v, ok := s.plainString()
+		return splitScope(v), ok
+	}
+	return s.stringArray()
+}
+
+// stringArray reads an array of plain strings; an empty one is not nil.
+func (s *jsonScanner) stringArray() ([]string, bool) {
 	if !s.consume('[') {
-		return false
+		return nil, false
 	}
 	list := []string{}
 	s.space()
 	if s.consume(']') {
-		c.Audience = list
-		return true
+		return list, true
 	}
 	for {
 		s.space()
 		v, ok := s.plainString()
 		if !ok {
-			return false
+			return nil, false
 		}
 		list = append(list, v)
 		s.space()
@@ -273,10 +343,9 @@ func (s *jsonScanner) audience(c *Claims) bool {
 			continue
 		}
 		if s.consume(']') {
-			c.Audience = list
-			return true
+			return list, true
 		}
-		return false
+		return nil, false
 	}
 }
 

@@ -1,6 +1,7 @@
 package guardian
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 )
@@ -44,6 +45,20 @@ var fastSeeds = []string{
 	`{"x":1.}`,
 	`{"x":1e}`,
 	`{"x":"\/"}`,
+	`{"iss":"https://as.example","sub":"svc","aud":"https://api","client_id":"c1","scope":"read write","jti":"j","iat":1,"exp":2}`,
+	`{"scope":"read  write read","scp":["write","admin"],"exp":1}`,
+	`{"scope":"","scp":[],"exp":1}`,
+	`{"scp":"a b","exp":1}`,
+	`{"scope":["a","b"],"exp":1}`,
+	`{"scope":null,"exp":1}`,
+	`{"scope":1,"exp":1}`,
+	`{"amr":["pwd","otp"],"acr":"urn:mace:incommon:iap:silver","azp":"web","exp":1}`,
+	`{"amr":[],"exp":1}`,
+	`{"amr":"pwd","exp":1}`,
+	`{"cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},"exp":1}`,
+	`{"client_id":"a","client_id":"b","exp":1}`,
+	`{"SCOPE":"a","exp":1}`,
+	`{"Client_ID":"a","exp":1}`,
 }
 
 func TestDecodeClaimsFastAgrees(t *testing.T) {
@@ -84,4 +99,30 @@ func checkFastAgrees(t *testing.T, p string) {
 	if !reflect.DeepEqual(f, d) {
 		t.Fatalf("payload %q:\nfast %#v\nstd  %#v", p, fast, std)
 	}
+}
+
+// FuzzScanIssuer checks the Verifier's router against encoding/json:
+// whenever the scan reads an iss, encoding/json reads the same one.
+func FuzzScanIssuer(f *testing.F) {
+	for _, p := range fastSeeds {
+		f.Add(p)
+	}
+	f.Add(`{"ISS":"a","iss":"b"}`)
+	f.Add(`{"iſs":"a"}`)
+	f.Add(`{"iss":"a","iss":"b"}`)
+	f.Fuzz(func(t *testing.T, p string) {
+		iss, ok := scanIssuer(p)
+		if !ok {
+			return
+		}
+		var w struct {
+			Iss string `json:"iss"`
+		}
+		if err := json.Unmarshal([]byte(p), &w); err != nil {
+			t.Fatalf("scan read iss %q of %q, encoding/json refused it: %v", iss, p, err)
+		}
+		if w.Iss != iss {
+			t.Fatalf("payload %q: scan read iss %q, encoding/json %q", p, iss, w.Iss)
+		}
+	})
 }

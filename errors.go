@@ -58,9 +58,14 @@ var (
 	// ErrAlreadyAuthenticated: a valid token was presented to a route
 	// guarded by EnsureNotAuthenticated.
 	ErrAlreadyAuthenticated = errors.New("guardian: already authenticated")
-	// ErrUnavailable: the Revoker could not answer, so the token is refused
-	// (fail closed). The default handler answers 503.
+	// ErrUnavailable: the Revoker could not answer, or the keys of the
+	// token's issuer could not be loaded, so the token is refused (fail
+	// closed). The default handler answers 503.
 	ErrUnavailable = errors.New("guardian: revocation store unavailable")
+	// ErrKeysUnavailable: the token's issuer's keys could not be fetched
+	// (see [RemoteKeys]), so whether the token is good cannot be told. It
+	// comes wrapped with ErrUnavailable (503), never alone.
+	ErrKeysUnavailable = errors.New("guardian: issuer keys unavailable")
 	// ErrInvalidRevocation: a Revocation cannot be recorded as given (see
 	// Revocation.Validate). It is the caller's mistake, never an outage:
 	// the Issuer does not report it as ErrUnavailable.
@@ -99,7 +104,7 @@ var reasons = []error{
 	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
 	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
 	ErrResourceNotFound, ErrMalformedRequest, ErrMissingToken, ErrCrossSite,
-	ErrInsufficientScope, ErrAlreadyAuthenticated, ErrUnavailable,
+	ErrInsufficientScope, ErrAlreadyAuthenticated, ErrKeysUnavailable, ErrUnavailable,
 	ErrInvalidToken, ErrInvalidRevocation, ErrInvalidID, ErrKey,
 	ErrNoRevoker, ErrInvalidCredentials, ErrConfig, ErrInvalidArgument,
 }
@@ -144,4 +149,19 @@ func invalid(kind error, detail string) error {
 // invalidf is invalid with a formatted detail.
 func invalidf(kind error, format string, args ...any) error {
 	return &tokenError{kind: kind, detail: fmt.Sprintf(format, args...)}
+}
+
+// keysUnavailable reports that an issuer's keys could not be had, because
+// of cause (which may be nil).
+func keysUnavailable(cause error) error {
+	if cause == nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, ErrKeysUnavailable)
+	}
+	if errors.Is(cause, ErrKeysUnavailable) {
+		if errors.Is(cause, ErrUnavailable) {
+			return cause
+		}
+		return fmt.Errorf("%w: %w", ErrUnavailable, cause)
+	}
+	return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrKeysUnavailable, cause)
 }

@@ -26,6 +26,12 @@ type Guardian[U any] struct {
 	logger   *slog.Logger
 	refused  func(*http.Request, error)
 	verified func(*http.Request, *Claims)
+	// verifier verifies the middleware's tokens, unless verifierFor picks
+	// one per request.
+	verifier    TokenVerifier
+	verifierFor func(*http.Request) TokenVerifier
+	// maxSize bounds a token the middleware reads.
+	maxSize int
 }
 
 // GuardianOptions configures a [Guardian]; nil means defaults.
@@ -55,6 +61,15 @@ type GuardianOptions[U any] struct {
 	// OnAuthenticated is called for every request whose token verified,
 	// with its claims (read-only). Default: none.
 	OnAuthenticated func(r *http.Request, c *Claims)
+	// Verifier verifies the tokens the middleware finds. Set a
+	// [*Verifier] to accept the tokens of external issuers (and, when it
+	// includes the Guardian's issuer, first-party tokens too). Default:
+	// the issuer given to New.
+	Verifier TokenVerifier
+	// VerifierFor, when set, picks the verifier of each request instead:
+	// the issuers of a tenant chosen by host or path. A nil result
+	// refuses the request's token with ErrIssuer. Default: none.
+	VerifierFor func(r *http.Request) TokenVerifier
 	// Logger receives, at level Error, the cause of every 5xx answer of
 	// the default error handler (a store outage, a failing resource
 	// callback), which the client is never shown. Default: slog.Default().
@@ -69,11 +84,21 @@ type ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 // subject names a user in the sub claim (a stable ID, never an email that
 // can change hands); resource loads the user a verified token names, and
 // returns an error wrapping [ErrResourceNotFound] when the user is gone.
+//
+// A Guardian that only verifies (a resource server, accepting the tokens
+// of external issuers through GuardianOptions.Verifier or VerifierFor)
+// takes a nil issuer and subject; its SignIn, Refresh and SignOut return
+// ErrConfig. Its resource may be nil too: requests then carry claims and
+// no resource.
 func New[U any](issuer *Issuer, subject func(U) (string, error), resource func(ctx context.Context, c *Claims) (U, error), opts *GuardianOptions[U]) (*Guardian[U], error) {
-	if issuer == nil || subject == nil || resource == nil {
-		return nil, fmt.Errorf("%w: New needs an issuer, a subject callback and a resource callback", ErrConfig)
+	verifyOnly := issuer == nil && opts != nil && (opts.Verifier != nil || opts.VerifierFor != nil)
+	if !verifyOnly && (issuer == nil || subject == nil || resource == nil) {
+		return nil, fmt.Errorf("%w: New needs an issuer, a subject callback and a resource callback, or GuardianOptions.Verifier to only verify", ErrConfig)
 	}
 	g := &Guardian[U]{issuer: issuer, subject: subject, resource: resource, realm: "api", scheme: "Bearer"}
+	if issuer != nil {
+		g.verifier, g.maxSize = issuer, issuer.maxSize
+	}
 	if opts != nil {
 		if opts.Realm != "" {
 			g.realm = opts.Realm
@@ -86,6 +111,17 @@ func New[U any](issuer *Issuer, subject func(U) (string, error), resource func(c
 		g.logger = opts.Logger
 		g.refused = opts.OnRefused
 		g.verified = opts.OnAuthenticated
+		if opts.Verifier != nil {
+			g.verifier = opts.Verifier
+			g.maxSize = DefaultMaxTokenSize
+			if m, ok := opts.Verifier.(interface{ MaxTokenSize() int }); ok {
+				g.maxSize = m.MaxTokenSize()
+			}
+		}
+		if opts.VerifierFor != nil {
+			g.verifierFor = opts.VerifierFor
+			g.maxSize = max(g.maxSize, DefaultMaxTokenSize)
+		}
 		if opts.Cookies != nil {
 			var err error
 			if g.cookies, err = newCookieJar(opts.Cookies); err != nil {
@@ -108,14 +144,30 @@ func New[U any](issuer *Issuer, subject func(U) (string, error), resource func(c
 	return g, nil
 }
 
+// errVerifyOnly is what a Guardian without an issuer answers when asked to
+// issue or revoke.
+var errVerifyOnly = fmt.Errorf("%w: this Guardian only verifies (New was given no issuer)", ErrConfig)
+
+// verifierOf returns the verifier of r's tokens, or nil when VerifierFor
+// has none for it.
+func (g *Guardian[U]) verifierOf(r *http.Request) TokenVerifier {
+	if g.verifierFor != nil {
+		return g.verifierFor(r)
+	}
+	return g.verifier
+}
+
 // Issuer returns the Guardian's issuer, for refresh, exchange and
-// revocation.
+// revocation; nil for a Guardian that only verifies.
 func (g *Guardian[U]) Issuer() *Issuer { return g.issuer }
 
 // issue signs a token for user; opts as for [Issuer.Issue]. When
 // opts.Custom is nil, the GuardianOptions.Claims callback provides the
 // custom claims.
 func (g *Guardian[U]) issue(ctx context.Context, user U, opts *IssueOptions) (Token, error) {
+	if g.issuer == nil {
+		return Token{}, errVerifyOnly
+	}
 	sub, err := g.subject(user)
 	if err != nil {
 		return Token{}, fmt.Errorf("guardian: subject for user: %w", err)
@@ -198,6 +250,10 @@ func (g *Guardian[U]) handOut(w http.ResponseWriter, pair TokenPair) {
 // Guardian's error handler (after OnRefused), and returns the error for
 // the caller's logs: on error, write nothing more.
 func (g *Guardian[U]) Refresh(w http.ResponseWriter, r *http.Request) (TokenPair, error) {
+	if g.issuer == nil {
+		g.refuse(w, r, nil, errVerifyOnly)
+		return TokenPair{}, errVerifyOnly
+	}
 	raw, err := g.presentedRefreshToken(w, r)
 	if err == nil {
 		var pair TokenPair
@@ -251,6 +307,9 @@ func (g *Guardian[U]) SignOut(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (g *Guardian[U]) signOut(w http.ResponseWriter, r *http.Request) error {
+	if g.issuer == nil {
+		return errVerifyOnly
+	}
 	c, ok := CurrentClaims(r.Context())
 	if !ok {
 		return ErrMissingToken

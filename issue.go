@@ -118,6 +118,9 @@ func (i *Issuer) issue(ctx context.Context, c *Claims, ttl time.Duration, custom
 // sign returns the compact JWS of payload under the signing key.
 func (i *Issuer) sign(payload []byte) (string, error) {
 	ks := i.keys.Load()
+	if ks.keys.signing == nil {
+		return "", fmt.Errorf("%w: this Issuer only verifies: its key set has no signing key", ErrKey)
+	}
 	n := len(ks.header) + 1 + b64.EncodedLen(len(payload))
 	buf := make([]byte, 0, n+1+b64.EncodedLen(128))
 	buf = append(buf, ks.header...)

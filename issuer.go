@@ -77,6 +77,15 @@ type IssuerOptions struct {
 	RevokerFailOpen bool
 	// Hooks are optional callbacks; see [Hooks].
 	Hooks Hooks
+	// TokenTypes says how tokens show their type; see [TypePolicy].
+	// Default: TypeFromClaim for [NewIssuer], TypeRFC9068 for
+	// [NewRemoteIssuer].
+	TokenTypes TypePolicy
+	// AccessTypeClaims lists typ claim values that still mean an access
+	// token under TypeRFC9068 and TypeRFC9068OrJWT (such as Keycloak's
+	// "Bearer"); a token with any other typ claim is refused. Default:
+	// none, so only tokens without a typ claim pass.
+	AccessTypeClaims []string
 	// CacheSize, when positive, turns on the verified-token cache with room
 	// for that many tokens: a token presented again skips the signature
 	// check and the decoding, while expiry, type, issuer, audience, the
@@ -131,6 +140,9 @@ type Issuer struct {
 	// localRevoker: the Revoker answers Revoked from memory, unbounded.
 	localRevoker bool
 	hooks        Hooks
+	types        typeRule
+	// remote, when set, supplies the keys: the Issuer only verifies.
+	remote *RemoteKeys
 }
 
 // NewIssuer returns an Issuer that signs with keys' signing key and
@@ -156,6 +168,13 @@ func NewIssuer(keys *KeySet, opts *IssuerOptions) (*Issuer, error) {
 		familyLifetime: opts.FamilyLifetime,
 		retryWindow:    opts.RefreshRetryWindow,
 		hooks:          opts.Hooks,
+		types:          typeRule{policy: opts.TokenTypes, accessTypes: append([]string(nil), opts.AccessTypeClaims...)},
+	}
+	if i.types.policy == 0 {
+		i.types.policy = TypeFromClaim
+	}
+	if i.types.policy > TypeRFC9068OrJWT {
+		return nil, fmt.Errorf("%w: unknown TokenTypes %v", ErrConfig, i.types.policy)
 	}
 	if i.leeway < 0 {
 		return nil, fmt.Errorf("%w: negative leeway %v", ErrConfig, i.leeway)
@@ -217,6 +236,77 @@ func NewIssuer(keys *KeySet, opts *IssuerOptions) (*Issuer, error) {
 	return i, nil
 }
 
+// NewRemoteIssuer returns an Issuer that verifies the access tokens of an
+// external OAuth 2.0 or OpenID Connect issuer, with the keys it publishes
+// (see [RemoteKeys]); it issues none. opts.Issuer is the issuer's exact
+// identifier (default: the one keys was discovered from; it must match
+// it) and opts.Audience must name this API, as RFC 9068 §4 requires.
+// Tokens are typed by RFC 9068 unless opts.TokenTypes says otherwise.
+// Rotate is refused: the keys follow the issuer.
+func NewRemoteIssuer(keys *RemoteKeys, opts *IssuerOptions) (*Issuer, error) {
+	if keys == nil {
+		return nil, fmt.Errorf("%w: nil RemoteKeys", ErrConfig)
+	}
+	o := IssuerOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	switch {
+	case o.Issuer == "" && keys.issuer == "":
+		return nil, fmt.Errorf("%w: NewRemoteIssuer needs IssuerOptions.Issuer for keys of a JWKS URL", ErrConfig)
+	case o.Issuer == "":
+		o.Issuer = keys.issuer
+	case keys.issuer != "" && o.Issuer != keys.issuer:
+		return nil, fmt.Errorf("%w: IssuerOptions.Issuer %q is not the issuer %q the keys are discovered from", ErrConfig, o.Issuer, keys.issuer)
+	}
+	if len(o.Audience) == 0 {
+		return nil, fmt.Errorf("%w: NewRemoteIssuer needs IssuerOptions.Audience: the audience this API is known by at %s", ErrConfig, o.Issuer)
+	}
+	if o.TokenTypes == 0 {
+		o.TokenTypes = TypeRFC9068
+	}
+	i, err := NewIssuer(keys.Keys(), &o)
+	if err != nil {
+		return nil, err
+	}
+	i.remote = keys
+	return i, nil
+}
+
+// currentKeys returns the key state to verify with. For a remote issuer
+// it follows the RemoteKeys' current set: one atomic load when the set is
+// unchanged.
+func (i *Issuer) currentKeys() *keyState {
+	ks := i.keys.Load()
+	if i.remote == nil {
+		return ks
+	}
+	set := i.remote.Keys()
+	if set == ks.keys {
+		return ks
+	}
+	fresh := i.newKeyState(set)
+	if i.keys.CompareAndSwap(ks, fresh) {
+		return fresh
+	}
+	return i.keys.Load()
+}
+
+// Ready returns nil when the Issuer can verify tokens now: always, but
+// for a remote issuer whose keys are not loaded (see [RemoteKeys.Ready]).
+func (i *Issuer) Ready() error {
+	if i.remote != nil {
+		return i.remote.Ready()
+	}
+	return nil
+}
+
+// Name returns the iss the Issuer sets and requires ("" when none).
+func (i *Issuer) Name() string { return i.iss }
+
+// MaxTokenSize returns the longest token the Issuer reads, in bytes.
+func (i *Issuer) MaxTokenSize() int { return i.maxSize }
+
 // keyState is what a key rotation replaces at once: the keys, the header
 // of new tokens, and the verified-token cache of tokens checked with them.
 type keyState struct {
@@ -226,7 +316,10 @@ type keyState struct {
 }
 
 func (i *Issuer) newKeyState(keys *KeySet) *keyState {
-	ks := &keyState{keys: keys, header: keys.signing.headerSegment()}
+	ks := &keyState{keys: keys}
+	if keys.signing != nil {
+		ks.header = keys.signing.headerSegment()
+	}
 	if i.cacheSize > 0 {
 		ks.cache = newVerifiedCache(i.cacheSize)
 	}
@@ -234,7 +327,7 @@ func (i *Issuer) newKeyState(keys *KeySet) *keyState {
 }
 
 // Keys returns the issuer's current key set.
-func (i *Issuer) Keys() *KeySet { return i.keys.Load().keys }
+func (i *Issuer) Keys() *KeySet { return i.currentKeys().keys }
 
 // Rotate replaces the key set, atomically for concurrent callers: new
 // tokens are signed with the new signing key, and only the new set's keys
@@ -244,6 +337,9 @@ func (i *Issuer) Keys() *KeySet { return i.keys.Load().keys }
 func (i *Issuer) Rotate(keys *KeySet) error {
 	if keys == nil {
 		return fmt.Errorf("%w: nil key set", ErrKey)
+	}
+	if i.remote != nil {
+		return fmt.Errorf("%w: the keys of a remote issuer follow its JWK set", ErrConfig)
 	}
 	i.keys.Store(i.newKeyState(keys))
 	return nil

@@ -59,9 +59,39 @@ func splitToken(raw string) (header, payload, sig string, err error) {
 	return h, p, s, nil
 }
 
+// headerType is the typ of a token's JOSE header, as far as it matters:
+// none, JWT, or RFC 9068's at+jwt.
+type headerType uint8
+
+const (
+	headerNoType headerType = iota
+	headerJWT
+	headerATJWT
+)
+
+// parseHeaderType reads a typ value: media types are compared without
+// case, and "application/" may be left out (RFC 7515 §4.1.9). Any other
+// type (an ID token's, a DPoP proof's, a logout token's) is not an
+// access token of any policy, and is refused (RFC 8725 §3.11).
+func parseHeaderType(typ string) (headerType, bool) {
+	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
+		typ = typ[len("application/"):]
+	}
+	switch {
+	case typ == "":
+		return headerNoType, true
+	case strings.EqualFold(typ, "JWT"):
+		return headerJWT, true
+	case strings.EqualFold(typ, "at+jwt"):
+		return headerATJWT, true
+	}
+	return headerNoType, false
+}
+
 // decodeHeader decodes and screens a JOSE header (RFC 8725 §2.3, §3.1):
 // keys are never fetched from or embedded in a token, critical extensions
-// are not understood, and only JWT typing is accepted.
+// are not understood, and only JWT and at+jwt typing are accepted (the
+// Issuer's TypePolicy decides between them).
 func decodeHeader(seg string) (joseHeader, error) {
 	var h joseHeader
 	buf, err := b64.DecodeString(seg)
@@ -80,10 +110,15 @@ func decodeHeader(seg string) (joseHeader, error) {
 		return h, invalid(ErrUnsupportedHeader, "critical header extensions are not supported")
 	case h.B64 != nil, h.Zip != nil, h.Enc != nil:
 		return h, invalid(ErrUnsupportedHeader, "b64, zip and enc are not supported")
-	case h.Typ != "" && !strings.EqualFold(h.Typ, "JWT"):
-		return h, invalid(ErrUnsupportedHeader, "typ is not JWT")
+	case !validHeaderType(h.Typ):
+		return h, invalid(ErrUnsupportedHeader, "typ is neither JWT nor at+jwt")
 	case h.Alg == "":
 		return h, invalid(ErrMalformedToken, "header has no alg")
 	}
 	return h, nil
+}
+
+func validHeaderType(typ string) bool {
+	_, ok := parseHeaderType(typ)
+	return ok
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,8 @@ type jwk struct {
 	Kid string `json:"kid,omitempty"`
 	Alg string `json:"alg"`
 	Use string `json:"use"`
+	// KeyOps is key_ops; when present it must allow "verify".
+	KeyOps []string `json:"key_ops,omitempty"`
 	// RSA
 	N string `json:"n,omitempty"`
 	E string `json:"e,omitempty"`
@@ -196,28 +199,17 @@ func ParseJWKS(data []byte) ([]*Key, error) {
 // may be nil. Errors about the document wrap [ErrKey]; invalid options
 // are reported as such.
 func ParseJWKSWithOptions(data []byte, opts *JWKSOptions) ([]*Key, error) {
-	minBits, maxBits := minRSABits, maxRSABits
-	if opts != nil {
-		if opts.MinRSABits != 0 {
-			minBits = opts.MinRSABits
-		}
-		if opts.MaxRSABits != 0 {
-			maxBits = opts.MaxRSABits
-		}
+	rules, err := newJWKRules(opts, nil)
+	if err != nil {
+		return nil, err
 	}
-	if minBits < minRSABits {
-		return nil, fmt.Errorf("%w: JWKSOptions.MinRSABits %d is below the floor of %d", ErrConfig, minBits, minRSABits)
-	}
-	if maxBits < minBits {
-		return nil, fmt.Errorf("%w: JWKSOptions.MaxRSABits %d is below the minimum of %d", ErrConfig, maxBits, minBits)
-	}
-	var set jwkSet
-	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, fmt.Errorf("%w: JWK set is not valid JSON: %v", ErrKey, err)
+	set, err := decodeJWKSet(data)
+	if err != nil {
+		return nil, err
 	}
 	keys := make([]*Key, 0, len(set.Keys))
 	for i, j := range set.Keys {
-		k, err := parseJWK(j, minBits, maxBits)
+		k, err := rules.parse(j)
 		if err != nil {
 			return nil, fmt.Errorf("JWK #%d (kid %q): %w", i, j.Kid, err)
 		}
@@ -226,15 +218,94 @@ func ParseJWKSWithOptions(data []byte, opts *JWKSOptions) ([]*Key, error) {
 	return keys, nil
 }
 
-// parseJWK parses one JWK, with an RSA modulus of minRSA to maxRSA bits.
-func parseJWK(j jwk, minRSA, maxRSA int) (*Key, error) {
+// jwkRules are what a JWK must satisfy to become a verification key.
+type jwkRules struct {
+	minRSA, maxRSA int
+	// algorithms, when not empty, are the only algorithms keys may be
+	// pinned to, and give one to JWKs without alg: the first that fits.
+	algorithms []Algorithm
+}
+
+func newJWKRules(opts *JWKSOptions, allowed []Algorithm) (jwkRules, error) {
+	r := jwkRules{minRSA: minRSABits, maxRSA: maxRSABits, algorithms: allowed}
+	if opts != nil {
+		if opts.MinRSABits != 0 {
+			r.minRSA = opts.MinRSABits
+		}
+		if opts.MaxRSABits != 0 {
+			r.maxRSA = opts.MaxRSABits
+		}
+	}
+	if r.minRSA < minRSABits {
+		return r, fmt.Errorf("%w: JWKSOptions.MinRSABits %d is below the floor of %d", ErrConfig, r.minRSA, minRSABits)
+	}
+	if r.maxRSA < r.minRSA {
+		return r, fmt.Errorf("%w: JWKSOptions.MaxRSABits %d is below the minimum of %d", ErrConfig, r.maxRSA, r.minRSA)
+	}
+	for _, a := range allowed {
+		info, ok := algorithms[a]
+		if !ok || info.family == familyHMAC {
+			return r, fmt.Errorf("%w: %q is not an asymmetric algorithm this library verifies", ErrConfig, a)
+		}
+	}
+	return r, nil
+}
+
+func decodeJWKSet(data []byte) (jwkSet, error) {
+	var set jwkSet
+	if err := json.Unmarshal(data, &set); err != nil {
+		return set, fmt.Errorf("%w: JWK set is not valid JSON: %v", ErrKey, err)
+	}
+	if set.Keys == nil {
+		return set, fmt.Errorf("%w: JWK set without a keys member", ErrKey)
+	}
+	return set, nil
+}
+
+// parse makes a verification key of j, or says why it cannot.
+func (r jwkRules) parse(j jwk) (*Key, error) {
+	alg, err := r.algorithm(j)
+	if err != nil {
+		return nil, err
+	}
+	return parseJWK(j, alg, r.minRSA, r.maxRSA)
+}
+
+// algorithm is the algorithm j's key is pinned to: its alg member, which
+// must be allowed, or, without one, the first allowed algorithm that fits
+// its key type. Never the token's.
+func (r jwkRules) algorithm(j jwk) (Algorithm, error) {
+	if j.Alg != "" {
+		if len(r.algorithms) > 0 && !slices.Contains(r.algorithms, Algorithm(j.Alg)) {
+			return "", fmt.Errorf("%w: JWK alg %.16q is not among the allowed algorithms", ErrKey, j.Alg)
+		}
+		return Algorithm(j.Alg), nil
+	}
+	if len(r.algorithms) == 0 {
+		return "", fmt.Errorf("%w: JWK without alg (configure the issuer's algorithms to accept it)", ErrKey)
+	}
+	for _, a := range r.algorithms {
+		info := algorithms[a]
+		switch {
+		case j.Kty == "RSA" && (info.family == familyRSA || info.family == familyPSS),
+			j.Kty == "EC" && info.family == familyECDSA && info.crv == j.Crv,
+			j.Kty == "OKP" && info.family == familyEdDSA && j.Crv == "Ed25519":
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("%w: JWK without alg, and no allowed algorithm fits its key type %.16q", ErrKey, j.Kty)
+}
+
+// parseJWK parses one JWK into a key pinned to alg, with an RSA modulus of
+// minRSA to maxRSA bits. x5c and x5u members are never read or followed.
+func parseJWK(j jwk, alg Algorithm, minRSA, maxRSA int) (*Key, error) {
 	switch {
 	case j.D != "":
 		return nil, fmt.Errorf("%w: private key in a JWK set", ErrKey)
-	case j.Alg == "":
-		return nil, fmt.Errorf("%w: JWK without alg", ErrKey)
 	case j.Use != "" && j.Use != "sig":
-		return nil, fmt.Errorf("%w: JWK use %q is not sig", ErrKey, j.Use)
+		return nil, fmt.Errorf("%w: JWK use %.16q is not sig", ErrKey, j.Use)
+	case j.KeyOps != nil && !slices.Contains(j.KeyOps, "verify"):
+		return nil, fmt.Errorf("%w: JWK key_ops does not allow verify", ErrKey)
 	}
 	decode := func(field, v string) ([]byte, error) {
 		b, err := b64.DecodeString(v)
@@ -261,9 +332,9 @@ func parseJWK(j jwk, minRSA, maxRSA int) (*Key, error) {
 		// The bounds of n and e are checked by checkRSAPublicKey.
 		pub = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(exp.Int64())}
 	case "EC":
-		info := algorithms[Algorithm(j.Alg)]
+		info := algorithms[alg]
 		if info.family != familyECDSA || info.crv != j.Crv {
-			return nil, fmt.Errorf("%w: curve %q does not fit alg %q", ErrKey, j.Crv, j.Alg)
+			return nil, fmt.Errorf("%w: curve %.16q does not fit alg %.16q", ErrKey, j.Crv, alg)
 		}
 		curve := info.curve
 		x, err := decode("x", j.X)
@@ -285,15 +356,17 @@ func parseJWK(j jwk, minRSA, maxRSA int) (*Key, error) {
 		pub = pk
 	case "OKP":
 		if j.Crv != "Ed25519" {
-			return nil, fmt.Errorf("%w: unsupported OKP curve %q", ErrKey, j.Crv)
+			return nil, fmt.Errorf("%w: unsupported OKP curve %.16q", ErrKey, j.Crv)
 		}
 		x, err := decode("x", j.X)
 		if err != nil {
 			return nil, err
 		}
 		pub = ed25519.PublicKey(x)
+	case "oct":
+		return nil, fmt.Errorf("%w: symmetric key in a JWK set", ErrKey)
 	default:
-		return nil, fmt.Errorf("%w: unsupported key type %q", ErrKey, j.Kty)
+		return nil, fmt.Errorf("%w: unsupported key type %.16q", ErrKey, j.Kty)
 	}
-	return newVerificationKey(j.Kid, Algorithm(j.Alg), pub, minRSA, maxRSA)
+	return newVerificationKey(j.Kid, alg, pub, minRSA, maxRSA)
 }

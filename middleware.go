@@ -53,7 +53,7 @@ func (g *Guardian[U]) VerifyHeader(opts *VerifyOptions) func(http.Handler) http.
 
 // headerToken reads "<scheme> <token>" from the header name.
 func (g *Guardian[U]) headerToken(name string) extractor {
-	maxLen := g.issuer.maxSize + len(g.scheme) + 64
+	maxLen := g.maxSize + len(g.scheme) + 64
 	return func(r *http.Request) (string, bool, error) {
 		values := r.Header[name]
 		switch len(values) {
@@ -186,7 +186,7 @@ func (g *Guardian[U]) VerifyQuery(param string, opts *VerifyOptions) func(http.H
 
 // bareToken checks a token that comes without a scheme.
 func (g *Guardian[U]) bareToken(raw, where string) (string, bool, error) {
-	if len(raw) > g.issuer.maxSize || !authheader.IsToken68(raw) {
+	if len(raw) > g.maxSize || !authheader.IsToken68(raw) {
 		return "", true, fmt.Errorf("%w: %s does not hold a token", ErrMalformedRequest, where)
 	}
 	return raw, true, nil
@@ -224,7 +224,9 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 			}
 			st := authState{err: err}
 			if err == nil {
-				if st.claims, err = g.issuer.Verify(ctx, raw, types...); err == nil {
+				if v := g.verifierOf(r); v == nil {
+					st.err = invalid(ErrIssuer, "no trusted issuer for this request")
+				} else if st.claims, err = v.Verify(ctx, raw, types...); err == nil {
 					st.token = raw
 				} else if !authheader.IsToken68(raw) {
 					st.err = fmt.Errorf("%w: the token has characters outside token68", ErrMalformedRequest)
@@ -258,6 +260,10 @@ func (g *Guardian[U]) LoadResource(opts *LoadOptions) func(http.Handler) http.Ha
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st := stateOf(r.Context())
 			if st == nil || st.claims == nil || st.loaded {
+				next.ServeHTTP(w, r)
+				return
+			}
+			if g.resource == nil { // a Guardian that only verifies
 				next.ServeHTTP(w, r)
 				return
 			}

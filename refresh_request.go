@@ -26,7 +26,7 @@ func (g *Guardian[U]) presentedRefreshToken(w http.ResponseWriter, r *http.Reque
 	}
 	hasBody := false
 	if r.Body != nil && r.Body != http.NoBody {
-		raw, err := refreshTokenFromBody(w, r, g.issuer.maxSize)
+		raw, err := refreshTokenFromBody(w, r, g.maxSize)
 		if raw != "" || err != nil {
 			return raw, err
 		}

@@ -96,7 +96,13 @@ func (g *Guardian[U]) DefaultErrorHandler(w http.ResponseWriter, r *http.Request
 		b.WriteString(` realm="`)
 		b.WriteString(g.realm)
 		b.WriteByte('"')
-		if code != "" {
+		var scopeErr *ScopeError
+		switch {
+		case errors.As(err, &scopeErr):
+			// RFC 6750 §3: the scope the route needs says it all. Scope
+			// tokens hold no quote or backslash (RequireScopes).
+			b.WriteString(`, error="` + code + `", scope="` + strings.Join(scopeErr.Required, " ") + `"`)
+		case code != "":
 			b.WriteString(`, error="` + code + `", error_description="` + desc + `"`)
 		}
 		h.Set("WWW-Authenticate", b.String())

@@ -176,8 +176,11 @@ func SubjectCutoffCovers(cutoff, iat time.Time) bool {
 // this one's clock can accept any more needs no record, and Revoke returns
 // nil for it.
 func (i *Issuer) Revoke(ctx context.Context, raw string) error {
-	c, err := i.authenticate(i.keys.Load().keys, raw)
+	c, err := i.authenticate(ctx, i.currentKeys().keys, raw)
 	if err != nil {
+		return err
+	}
+	if err := i.types.resolve(c); err != nil {
 		return err
 	}
 	// Any type: a token of a type no longer issued can still be revoked.

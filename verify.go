@@ -31,13 +31,16 @@ func (i *Issuer) Verify(ctx context.Context, raw string, types ...TokenType) (*C
 // verify is Verify; it also returns the claims of a correctly signed token
 // that failed a later check, for Refresh's reuse detection.
 func (i *Issuer) verify(ctx context.Context, raw string, types []TokenType) (*Claims, error) {
-	ks := i.keys.Load()
+	ks := i.currentKeys()
 	c, cached := ks.cache.get(raw)
 	if cached {
 		c = c.clone() // the cache's copy stays as it was verified
 	} else {
 		var err error
-		if c, err = i.authenticate(ks.keys, raw); err != nil {
+		if c, err = i.authenticate(ctx, ks.keys, raw); err != nil {
+			return nil, err
+		}
+		if err := i.types.resolve(c); err != nil {
 			return nil, err
 		}
 	}
@@ -60,8 +63,9 @@ func (i *Issuer) verify(ctx context.Context, raw string, types []TokenType) (*Cl
 
 // authenticate parses raw and checks its signature with the key its kid
 // names, pinned to that key's algorithm. The payload is decoded only once
-// the signature holds.
-func (i *Issuer) authenticate(keys *KeySet, raw string) (*Claims, error) {
+// the signature holds. For a remote issuer, a kid missing from keys may
+// cause a fetch of its keys (see RemoteKeys.missed).
+func (i *Issuer) authenticate(ctx context.Context, keys *KeySet, raw string) (*Claims, error) {
 	if len(raw) > i.maxSize {
 		return nil, invalidf(ErrMalformedToken, "token longer than %d bytes", i.maxSize)
 	}
@@ -70,10 +74,21 @@ func (i *Issuer) authenticate(keys *KeySet, raw string) (*Claims, error) {
 		return nil, err
 	}
 	key, ok := keys.bySegment[hSeg] // the headers we write: known good
+	typ := headerJWT
 	if !ok {
-		if key, err = keyFor(keys, hSeg); err != nil {
+		h, err := decodeHeader(hSeg)
+		if err != nil {
 			return nil, err
 		}
+		if key, err = keyFor(keys, h); err != nil && i.remote != nil && errors.Is(err, ErrUnknownKey) {
+			if keys, err = i.remote.missed(ctx, keys); err == nil {
+				key, err = keyFor(keys, h)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		typ, _ = parseHeaderType(h.Typ) // screened by decodeHeader
 	}
 	sc := getScratch()
 	defer putScratch(sc)
@@ -88,19 +103,19 @@ func (i *Issuer) authenticate(keys *KeySet, raw string) (*Claims, error) {
 	if err != nil {
 		return nil, invalid(ErrMalformedToken, "payload is not base64url")
 	}
-	c := &Claims{payload: string(payload)}
+	c := &Claims{payload: string(payload), header: typ}
 	if decodeClaimsFast(c.payload, c) {
 		return c, nil
 	}
-	return decodePayload(c.payload)
-}
-
-// keyFor decodes and screens a header and returns the key it names.
-func keyFor(keys *KeySet, hSeg string) (*Key, error) {
-	h, err := decodeHeader(hSeg)
-	if err != nil {
+	if c, err = decodePayload(c.payload); err != nil {
 		return nil, err
 	}
+	c.header = typ
+	return c, nil
+}
+
+// keyFor returns the key a screened header names.
+func keyFor(keys *KeySet, h joseHeader) (*Key, error) {
 	key, ok := keys.lookup(h.Kid)
 	if !ok {
 		return nil, invalidf(ErrUnknownKey, "kid %s", strconv.QuoteToASCII(truncate(h.Kid, 64)))

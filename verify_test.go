@@ -223,7 +223,11 @@ func TestUnsupportedHeadersRefused(t *testing.T) {
 		{name: "b64 true", member: `"b64":true`, want: guardian.ErrUnsupportedHeader},
 		{name: "zip", member: `"zip":"DEF"`, want: guardian.ErrUnsupportedHeader},
 		{name: "enc", member: `"enc":"A256GCM"`, want: guardian.ErrUnsupportedHeader},
-		{name: "typ at+jwt", member: `"typ":"at+jwt"`, want: guardian.ErrUnsupportedHeader},
+		// at+jwt is an access token of another policy (TypeRFC9068): this
+		// issuer types its tokens with the typ claim.
+		{name: "typ at+jwt", member: `"typ":"at+jwt"`, want: guardian.ErrTokenType},
+		{name: "typ dpop+jwt", member: `"typ":"dpop+jwt"`, want: guardian.ErrUnsupportedHeader},
+		{name: "typ application/secevent+jwt", member: `"typ":"application/secevent+jwt"`, want: guardian.ErrUnsupportedHeader},
 		{name: "typ JOSE", member: `"typ":"JOSE"`, want: guardian.ErrUnsupportedHeader},
 		{name: "typ JWE", member: `"typ":"JWE"`, want: guardian.ErrUnsupportedHeader},
 		{name: "typ refresh", member: `"typ":"refresh"`, want: guardian.ErrUnsupportedHeader},

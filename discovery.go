@@ -1,0 +1,162 @@
+package guardian
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// providerMetadata is what discovery reads of an issuer's metadata.
+type providerMetadata struct {
+	Issuer  string `json:"issuer"`
+	JWKSURI string `json:"jwks_uri"`
+}
+
+// resolveJWKSURL returns the JWK set's URL, discovering it first when r
+// was built from an issuer URL. Once discovered, the URL is kept.
+func (r *RemoteKeys) resolveJWKSURL(ctx context.Context) (string, error) {
+	if u := r.jwksURL.Load(); u != nil {
+		return *u, nil
+	}
+	jwksURL, err := discover(ctx, r.client, r.issuer, r.maxBody, r.sameOrig)
+	if err != nil {
+		return "", err
+	}
+	r.jwksURL.Store(&jwksURL)
+	return jwksURL, nil
+}
+
+// metadataURLs are where an issuer's metadata may be: OpenID Connect
+// Discovery §4 appends the well-known path to the issuer; RFC 8414 §3.1
+// inserts it between the host and the issuer's path.
+func metadataURLs(issuer string) []string {
+	u, _ := url.Parse(issuer) // checked by DiscoverKeys
+	oidc := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	path := strings.TrimSuffix(u.EscapedPath(), "/")
+	oauth := u.Scheme + "://" + u.Host + "/.well-known/oauth-authorization-server" + path
+	return []string{oidc, oauth}
+}
+
+// discover reads the issuer's metadata and returns its jwks_uri, checked.
+func discover(ctx context.Context, client *http.Client, issuer string, maxBody int64, sameOrigin bool) (string, error) {
+	var errs []error
+	for _, where := range metadataURLs(issuer) {
+		md, status, err := fetchMetadata(ctx, client, where, maxBody)
+		if err == nil {
+			return checkMetadata(md, issuer, sameOrigin)
+		}
+		errs = append(errs, err)
+		if status == 0 && ctx.Err() != nil {
+			break // out of time: the other place would fail too
+		}
+	}
+	return "", fmt.Errorf("guardian: discover %s: %w", issuer, errors.Join(errs...))
+}
+
+// fetchMetadata fetches one metadata document. status is the HTTP status,
+// 0 when no answer came.
+func fetchMetadata(ctx context.Context, client *http.Client, where string, maxBody int64) (providerMetadata, int, error) {
+	var md providerMetadata
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, where, nil)
+	if err != nil {
+		return md, 0, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return md, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return md, resp.StatusCode, fmt.Errorf("%w: %s: status %d", ErrKeysUnavailable, where, resp.StatusCode)
+	}
+	body, err := readBounded(resp.Body, maxBody)
+	if err != nil {
+		return md, resp.StatusCode, fmt.Errorf("%s: %w", where, err)
+	}
+	if err := json.Unmarshal(body, &md); err != nil {
+		return md, resp.StatusCode, fmt.Errorf("%w: %s: not a JSON metadata document", ErrKeysUnavailable, where)
+	}
+	return md, resp.StatusCode, nil
+}
+
+// checkMetadata applies the rules of OpenID Connect Discovery §4.3 and
+// RFC 8414 §3.3: the document names exactly the issuer asked about (else
+// an attacker's document could impersonate another issuer), and its
+// jwks_uri is an https URL (http only for an http issuer).
+func checkMetadata(md providerMetadata, issuer string, sameOrigin bool) (string, error) {
+	if md.Issuer != issuer {
+		return "", fmt.Errorf("%w: discovery document of %s names issuer %.200q", ErrKey, issuer, md.Issuer)
+	}
+	u, err := url.Parse(md.JWKSURI)
+	iu, _ := url.Parse(issuer)
+	switch {
+	case md.JWKSURI == "":
+		return "", fmt.Errorf("%w: discovery document of %s has no jwks_uri", ErrKey, issuer)
+	case err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && !(u.Scheme == "http" && iu.Scheme == "http")):
+		return "", fmt.Errorf("%w: jwks_uri %.200q of %s is not an absolute https URL", ErrKey, md.JWKSURI, issuer)
+	case sameOrigin && (u.Scheme != iu.Scheme || !strings.EqualFold(u.Host, iu.Host)):
+		return "", fmt.Errorf("%w: jwks_uri %.200q is not on the origin of %s", ErrKey, md.JWKSURI, issuer)
+	}
+	return md.JWKSURI, nil
+}
+
+// cacheTTL is how long an answer with header h is fresh, received at now:
+// Cache-Control max-age (no-cache and no-store mean none), else Expires
+// measured against the answer's own Date (so that a clock apart from the
+// server's does not shift it), else def; clamped to [lo, hi].
+func cacheTTL(h http.Header, now time.Time, def, lo, hi time.Duration) time.Duration {
+	ttl, ok := maxAge(h.Values("Cache-Control"))
+	if !ok {
+		ttl, ok = expiresIn(h, now)
+	}
+	if !ok {
+		ttl = def
+	}
+	return min(max(ttl, lo), hi)
+}
+
+// maxAge reads the freshness of Cache-Control directives (RFC 9111 §5.2.2).
+func maxAge(values []string) (time.Duration, bool) {
+	var ttl time.Duration
+	found := false
+	for _, v := range values {
+		for _, d := range strings.Split(v, ",") {
+			name, arg, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(strings.TrimSpace(name)) {
+			case "no-store", "no-cache":
+				return 0, true
+			case "max-age":
+				arg = strings.Trim(strings.TrimSpace(arg), `"`)
+				n, err := strconv.ParseUint(arg, 10, 63)
+				if err != nil || arg == "" {
+					return 0, true // an invalid max-age means stale (§4.2.1)
+				}
+				ttl, found = time.Duration(min(n, uint64(1<<63-1)/uint64(time.Second)))*time.Second, true
+			}
+		}
+	}
+	return ttl, found
+}
+
+// expiresIn reads Expires, relative to Date when the answer has one.
+func expiresIn(h http.Header, now time.Time) (time.Duration, bool) {
+	v := h.Get("Expires")
+	if v == "" {
+		return 0, false
+	}
+	exp, err := http.ParseTime(v)
+	if err != nil {
+		return 0, true // an invalid date means already expired (RFC 9111 §5.3)
+	}
+	if date, err := http.ParseTime(h.Get("Date")); err == nil {
+		now = date
+	}
+	return max(exp.Sub(now), 0), true
+}
