@@ -131,7 +131,7 @@ type RemoteKeys struct {
 
 // remoteState is what the last fetches established; replaced whole.
 type remoteState struct {
-	set     *KeySet // nil until a fetch succeeds, and once dropped
+	set     *KeySet  // nil until a fetch succeeds, and once dropped
 	sum     [32]byte // SHA-256 of the document set came from
 	etag    string
 	expires time.Time // end of freshness of set
