@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -349,4 +350,14 @@ func (gf *gfixture) token(tb testing.TB, sub string, opts *guardian.IssueOptions
 		tb.Fatalf("Issue(%s): %v", sub, err)
 	}
 	return tok.Raw
+}
+
+// randomSecret returns 32 random bytes: an HMAC secret for one test.
+func randomSecret(tb testing.TB) []byte {
+	tb.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

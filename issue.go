@@ -29,6 +29,11 @@ type IssueOptions struct {
 	// Family ties the token to an earlier one (an access and a refresh
 	// token of one login). Default: a new random family.
 	Family string
+	// Scope lists the scopes the token grants, written as the
+	// space-separated scope claim and read back as Claims.Scope (see
+	// [Guardian.RequireScopes]). Each must be a scope token of RFC 6749
+	// §3.3. Default: none.
+	Scope []string
 	// Custom holds app-defined claims: any value that encodes to a JSON
 	// object (a struct, a map, a json.RawMessage). Its names must not be
 	// registered claims. Read them back with Claims.Custom.
@@ -69,6 +74,12 @@ func (i *Issuer) Issue(ctx context.Context, subject string, opts *IssueOptions) 
 	if ttl > i.maxTTL {
 		return Token{}, fmt.Errorf("%w: TTL %v is longer than the longest token type TTL %v; add a type to IssuerOptions.TTL", ErrInvalidArgument, ttl, i.maxTTL)
 	}
+	for _, s := range opts.Scope {
+		if !isScopeToken(s) {
+			return Token{}, fmt.Errorf("%w: %.40q is not a scope token (RFC 6749 §3.3)", ErrInvalidArgument, s)
+		}
+	}
+	c.Scope = mergeScopes(nil, opts.Scope)
 	custom, err := encodeCustom(opts.Custom)
 	if err != nil {
 		return Token{}, err

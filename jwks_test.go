@@ -52,7 +52,7 @@ func TestJWKSRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			secret, err := guardian.NewHMACKey("secret", guardian.HS256, make([]byte, 32))
+			secret, err := guardian.NewHMACKey("secret", guardian.HS256, randomSecret(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,9 +90,7 @@ func TestJWKSRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseJWKS: %v", err)
 			}
-			// A verify-only set needs a signing key; use a throwaway HMAC one with another kid.
-			throwaway, _ := guardian.NewHMACKey("throwaway", guardian.HS256, make([]byte, 32))
-			vkeys, err := guardian.NewKeySet(throwaway, parsed...)
+			vkeys, err := guardian.NewVerifyKeySet(parsed...)
 			if err != nil {
 				t.Fatal(err)
 			}

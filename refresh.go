@@ -272,7 +272,8 @@ func (i *Issuer) successorClaims(ctx context.Context, old *Claims, opts *Success
 }
 
 // successor issues a token of type typ that carries on old: its subject,
-// family and auth_time, under the issuer's current audience, expiring by
+// family, auth_time, scopes, acr and amr (what was granted and how the
+// user authenticated, which a refresh does not change), under the issuer's current audience, expiring by
 // the end of the family's lifetime. An empty id means a random jti.
 func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType, id string, custom json.RawMessage) (Token, error) {
 	authTime := old.AuthTime
@@ -287,6 +288,7 @@ func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType, id s
 	if left < time.Second {
 		return Token{}, invalid(ErrExpired, "the login's lifetime is over; sign in again")
 	}
-	c := &Claims{Subject: old.Subject, Audience: i.aud, Type: typ, ID: id, Family: old.Family, AuthTime: authTime}
+	c := &Claims{Subject: old.Subject, Audience: i.aud, Type: typ, ID: id, Family: old.Family, AuthTime: authTime,
+		Scope: cloneStrings(old.Scope), ACR: old.ACR, AMR: cloneStrings(old.AMR)}
 	return i.issue(ctx, c, min(ttl, left), custom)
 }

@@ -50,8 +50,7 @@ func (g *Guardian[U]) requireScopes(scopes []string, any bool) (func(http.Handle
 		return nil, fmt.Errorf("%w: no scope to require", ErrConfig)
 	}
 	for _, s := range scopes {
-		// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-		if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r < 0x21 || r > 0x7e || r == '"' || r == '\\' }) {
+		if !isScopeToken(s) {
 			return nil, fmt.Errorf("%w: %q is not a scope token (RFC 6749 §3.3)", ErrConfig, s)
 		}
 	}
@@ -93,4 +92,19 @@ func checkScopes(c *Claims, required []string, any bool) error {
 		return nil
 	}
 	return &ScopeError{Required: required, Any: any, Missing: missing}
+}
+
+// isScopeToken reports whether s is a scope token of RFC 6749 §3.3:
+// 1*( %x21 / %x23-5B / %x5D-7E ), printable ASCII without space, quote or
+// backslash.
+func isScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -34,7 +36,17 @@ type Verifier struct {
 	byName  map[string]*Issuer
 	ordered []*Issuer
 	maxSize int
+	// routes maps the encoded JOSE header of tokens that verified to
+	// their issuer, so that the next tokens with that header skip reading
+	// the payload to route them. Copied on write; learned only from
+	// tokens that verified, so its size is bounded by the trusted
+	// issuers' keys, and by maxRoutes.
+	routes   atomic.Pointer[map[string]*Issuer]
+	routesMu sync.Mutex
 }
+
+// maxRoutes bounds Verifier.routes.
+const maxRoutes = 256
 
 // NewVerifier returns a Verifier trusting each of issuers, which must
 // name distinct, non-empty issuers (IssuerOptions.Issuer).
@@ -43,6 +55,7 @@ func NewVerifier(issuers ...*Issuer) (*Verifier, error) {
 		return nil, fmt.Errorf("%w: NewVerifier needs at least one issuer", ErrConfig)
 	}
 	v := &Verifier{byName: make(map[string]*Issuer, len(issuers))}
+	v.routes.Store(&map[string]*Issuer{})
 	for _, i := range issuers {
 		switch {
 		case i == nil:
@@ -85,12 +98,56 @@ func (v *Verifier) Ready() error {
 
 // Verify routes raw to the issuer its iss claim names and verifies it
 // there ([Issuer.Verify]). An issuer not trusted, or no iss, is ErrIssuer.
+//
+// Routing by a header seen before is a shortcut of routing by iss, and
+// as safe: an issuer accepts only tokens that name it (iss) and carry its
+// signature. A token refused on the shortcut is routed by its iss again,
+// in case two issuers' headers look alike.
 func (v *Verifier) Verify(ctx context.Context, raw string, types ...TokenType) (*Claims, error) {
+	hSeg := raw
+	if dot := strings.IndexByte(raw, '.'); dot >= 0 {
+		hSeg = raw[:dot]
+	}
+	known := (*v.routes.Load())[hSeg]
+	if known != nil {
+		c, err := known.Verify(ctx, raw, types...)
+		if err == nil || !errors.Is(err, ErrInvalidToken) {
+			return c, err
+		}
+		i, rerr := v.route(raw)
+		switch {
+		case rerr != nil:
+			return nil, rerr
+		case i == known:
+			return nil, err
+		}
+		return i.Verify(ctx, raw, types...)
+	}
 	i, err := v.route(raw)
 	if err != nil {
 		return nil, err
 	}
-	return i.Verify(ctx, raw, types...)
+	c, err := i.Verify(ctx, raw, types...)
+	if err == nil {
+		v.learn(hSeg, i)
+	}
+	return c, err
+}
+
+// learn records that tokens with header hSeg are routed to i.
+func (v *Verifier) learn(hSeg string, i *Issuer) {
+	v.routesMu.Lock()
+	defer v.routesMu.Unlock()
+	old := *v.routes.Load()
+	if old[hSeg] != nil || len(old) >= maxRoutes {
+		return
+	}
+	routes := make(map[string]*Issuer, len(old)+1)
+	for k, x := range old {
+		routes[k] = x
+	}
+	routes[strings.Clone(hSeg)] = i
+	v.routes.Store(&routes)
 }
 
 // route finds the issuer a token names, reading only its iss claim. The

@@ -420,8 +420,7 @@ func TestAsymmetricModeServesJWKS(t *testing.T) {
 				t.Fatalf("JWK set leaks the private key: %s", r.body)
 			}
 			// Verify the issued token with nothing but the published set.
-			throwaway, _ := guardian.NewHMACKey("verifier-only", guardian.HS256, make([]byte, 32))
-			set, err := guardian.NewKeySet(throwaway, keys...)
+			set, err := guardian.NewVerifyKeySet(keys...)
 			if err != nil {
 				t.Fatal(err)
 			}
