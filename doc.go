@@ -18,6 +18,9 @@
 //     [Guardian.SignOut], [Guardian.CurrentResource] and the middleware.
 //   - A [Revoker] remembers revocations: [MemoryRevoker] in this process,
 //     the sqlstore and redisstore modules across processes and restarts.
+//   - A [Verifier] accepts the tokens of several issuers, routed by iss:
+//     external OAuth 2.0 / OpenID Connect issuers ([NewRemoteIssuer] over
+//     [RemoteKeys]) and the app's own [Issuer].
 //
 // # Middleware order
 //
@@ -98,6 +101,19 @@
 // turns on a cache of verified tokens: a token presented again skips the
 // signature check, while its expiry, type, issuer, audience and revocation
 // are still checked on every request.
+//
+// # Tokens of other issuers
+//
+// A resource server verifies the access tokens of an authorization server
+// without any key of its own: [DiscoverKeys] finds the issuer's JWK set
+// through its metadata, [RemoteKeys] keeps it current (cached by the
+// answer's caching headers, refreshed in the background, refetched at most
+// once per interval when a token names an unknown kid, kept verifying while
+// the issuer is down), and [NewRemoteIssuer] verifies RFC 9068 access
+// tokens with it (see [TypePolicy]). [NewVerifier] puts several issuers
+// behind one middleware, through GuardianOptions.Verifier; a Guardian
+// built with a nil issuer only verifies. [Guardian.RequireScopes] answers
+// a token without the route's scopes with 403 insufficient_scope.
 //
 // # Writing a Revoker
 //
