@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 )
 
 // fuzzIssuer is the issuer of the fuzz targets: the fixture's HS256 key
@@ -205,4 +206,52 @@ func sameClaims(a, b *guardian.Claims) bool {
 	var ca, cb map[string]any
 	ea, eb := a.Custom(&ca), b.Custom(&cb)
 	return (ea == nil) == (eb == nil) && reflect.DeepEqual(ca, cb)
+}
+
+// FuzzVerifierVerify feeds arbitrary strings to a Verifier of two issuers
+// (HS256 first-party, ES256 external): it never panics, fails only with
+// token failures, and accepts only the tokens the issuers signed.
+func FuzzVerifierVerify(f *testing.F) {
+	own := newFixture(f, &guardian.IssuerOptions{Issuer: "https://us.example.com", Audience: []string{"api"}, Clock: testclock.Now})
+	v, err := guardian.NewVerifier(own.issuer, externalIssuer(f, nil))
+	if err != nil {
+		f.Fatal(err)
+	}
+	verified := 0
+	for _, raw := range []string{
+		own.issue(f, "u1", nil).Raw,
+		externalToken(f, nil, nil),
+		externalToken(f, nil, map[string]any{"iss": "https://us.example.com"}),
+		externalToken(f, nil, map[string]any{"iss": "https://evil.example.com"}),
+		externalToken(f, map[string]any{"typ": "JWT"}, nil),
+	} {
+		f.Add(raw)
+		if _, err := v.Verify(context.Background(), raw); err == nil {
+			verified++
+		}
+	}
+	if verified != 2 {
+		f.Fatalf("%d seed tokens verify, want 2", verified)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		c, err := v.Verify(context.Background(), raw)
+		if err != nil {
+			if c != nil || !errors.Is(err, guardian.ErrInvalidToken) {
+				t.Fatalf("Verify(%q) = %v, %v: want a token failure and no claims", raw, c, err)
+			}
+			return
+		}
+		parts := strings.Split(raw, ".")
+		switch kid := headerOf(t, raw)["kid"]; {
+		case kid == testKID && c.Issuer == "https://us.example.com":
+			if raw != signSegments(testSecret, parts[0], parts[1]) {
+				t.Fatalf("Verify accepted %q, not our HMAC's spelling", raw)
+			}
+		case kid == "as-1" && c.Issuer == extIssuer:
+			// ECDSA signatures are randomized and cannot be recomputed;
+			// only the external issuer's private key makes one.
+		default:
+			t.Fatalf("Verify accepted %q: kid %v, iss %q", raw, kid, c.Issuer)
+		}
+	})
 }
