@@ -45,19 +45,36 @@ func metadataURLs(issuer string) []string {
 
 // discover reads the issuer's metadata and returns its jwks_uri, checked.
 func discover(ctx context.Context, client *http.Client, issuer string, maxBody int64, sameOrigin bool) (string, error) {
-	var errs []error
+	var failed []string
+	var last error
 	for _, where := range metadataURLs(issuer) {
 		md, status, err := fetchMetadata(ctx, client, where, maxBody)
 		if err == nil {
 			return checkMetadata(md, issuer, sameOrigin)
 		}
-		errs = append(errs, err)
+		failed, last = append(failed, err.Error()), err
 		if status == 0 && ctx.Err() != nil {
 			break // out of time: the other place would fail too
 		}
 	}
-	return "", fmt.Errorf("guardian: discover %s: %w", issuer, errors.Join(errs...))
+	return "", &discoveryError{issuer: issuer, failures: failed, last: last}
 }
+
+// discoveryError is a failed discovery: why each metadata URL failed, on
+// one line.
+type discoveryError struct {
+	issuer   string
+	failures []string
+	last     error
+}
+
+func (e *discoveryError) Error() string {
+	return "discover " + e.issuer + ": " + strings.Join(e.failures, "; ")
+}
+
+// Unwrap gives ErrKeysUnavailable and the last failure's cause (a
+// timeout, say).
+func (e *discoveryError) Unwrap() []error { return []error{ErrKeysUnavailable, e.last} }
 
 // fetchMetadata fetches one metadata document. status is the HTTP status,
 // 0 when no answer came.
@@ -70,21 +87,50 @@ func fetchMetadata(ctx context.Context, client *http.Client, where string, maxBo
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return md, 0, err
+		return md, 0, &fetchError{where: where, cause: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return md, resp.StatusCode, fmt.Errorf("%w: %s: status %d", ErrKeysUnavailable, where, resp.StatusCode)
+		return md, resp.StatusCode, &fetchError{where: where, status: resp.StatusCode}
 	}
 	body, err := readBounded(resp.Body, maxBody)
 	if err != nil {
-		return md, resp.StatusCode, fmt.Errorf("%s: %w", where, err)
+		return md, resp.StatusCode, &fetchError{where: where, cause: err}
 	}
 	if err := json.Unmarshal(body, &md); err != nil {
-		return md, resp.StatusCode, fmt.Errorf("%w: %s: not a JSON metadata document", ErrKeysUnavailable, where)
+		return md, resp.StatusCode, &fetchError{where: where, problem: "not a JSON metadata document"}
 	}
 	return md, resp.StatusCode, nil
 }
+
+// fetchError is a failed request for a document at where: an answer
+// with another status than 200, a problem with the body, or a cause.
+type fetchError struct {
+	where   string
+	status  int
+	problem string
+	cause   error
+}
+
+func (e *fetchError) Error() string {
+	switch {
+	case e.status != 0:
+		return e.where + ": status " + strconv.Itoa(e.status)
+	case e.problem != "":
+		return e.where + ": " + e.problem
+	case e.cause != nil:
+		cause := e.cause
+		var ue *url.Error // "Get <where>: …": where is said already
+		if errors.As(cause, &ue) {
+			cause = ue.Err
+		}
+		return e.where + ": " + strings.TrimPrefix(cause.Error(), "guardian: ")
+	}
+	return e.where + ": failed"
+}
+
+// Unwrap gives ErrKeysUnavailable and the cause, if any.
+func (e *fetchError) Unwrap() []error { return []error{ErrKeysUnavailable, e.cause} }
 
 // checkMetadata applies the rules of OpenID Connect Discovery §4.3 and
 // RFC 8414 §3.3: the document names exactly the issuer asked about (else

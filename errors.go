@@ -61,7 +61,10 @@ var (
 	// ErrUnavailable: the Revoker could not answer, or the keys of the
 	// token's issuer could not be loaded, so the token is refused (fail
 	// closed). The default handler answers 503.
-	ErrUnavailable = errors.New("guardian: revocation store unavailable")
+	ErrUnavailable = errors.New("guardian: unavailable")
+	// ErrRevokerUnavailable: the Revoker could not answer in time. It
+	// comes wrapped with ErrUnavailable (503), never alone.
+	ErrRevokerUnavailable = errors.New("guardian: revocation store unavailable")
 	// ErrKeysUnavailable: the token's issuer's keys could not be fetched
 	// (see [RemoteKeys]), so whether the token is good cannot be told. It
 	// comes wrapped with ErrUnavailable (503), never alone.
@@ -104,7 +107,7 @@ var reasons = []error{
 	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
 	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
 	ErrResourceNotFound, ErrMalformedRequest, ErrMissingToken, ErrCrossSite,
-	ErrInsufficientScope, ErrAlreadyAuthenticated, ErrKeysUnavailable, ErrUnavailable,
+	ErrInsufficientScope, ErrAlreadyAuthenticated, ErrKeysUnavailable, ErrRevokerUnavailable, ErrUnavailable,
 	ErrInvalidToken, ErrInvalidRevocation, ErrInvalidID, ErrKey,
 	ErrNoRevoker, ErrInvalidCredentials, ErrConfig, ErrInvalidArgument,
 }

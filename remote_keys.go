@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,9 +87,15 @@ type RemoteKeysOptions struct {
 	// unknown kty, an RSA key out of bounds, an algorithm not allowed, a
 	// repeated kid. Default: a warning on slog.Default().
 	OnKeySkipped func(kid string, reason error)
-	// OnFetchError is called for each failed fetch. Default: a warning on
-	// slog.Default().
-	OnFetchError func(err error)
+	// OnFetch is called after each fetch with its outcome: nil when keys
+	// were loaded (or confirmed unchanged), else why not; the keys'
+	// readiness ([RemoteKeys.Ready]) changes only then. With Prefetch, the
+	// first call may come before NewRemoteKeys or DiscoverKeys returns.
+	// Default: a warning on Logger for each failure.
+	OnFetch func(err error)
+	// Logger receives the default reports of OnKeySkipped and OnFetch.
+	// Default: slog.Default().
+	Logger *slog.Logger
 }
 
 // RemoteKeys is the verification keys an issuer publishes as a JWK set at
@@ -116,7 +123,7 @@ type RemoteKeys struct {
 	sameOrig bool
 	rules    jwkRules
 	onSkip   func(kid string, reason error)
-	onError  func(err error)
+	onFetch  func(err error)
 	empty    *KeySet
 
 	state atomic.Pointer[remoteState]
@@ -169,11 +176,11 @@ func NewRemoteKeys(jwksURL string, opts *RemoteKeysOptions) (*RemoteKeys, error)
 // http (and on the issuer's origin with opts.JWKSOnIssuerOrigin). A failed
 // discovery is retried as a failed fetch is. opts may be nil.
 func DiscoverKeys(issuer string, opts *RemoteKeysOptions) (*RemoteKeys, error) {
-	u, err := checkFetchURL(issuer, "issuer")
+	_, err := checkFetchURL(issuer, "issuer")
 	if err != nil {
 		return nil, err
 	}
-	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+	if strings.ContainsAny(issuer, "?#") {
 		return nil, fmt.Errorf("%w: issuer %q has a query or fragment", ErrConfig, issuer)
 	}
 	r, err := newRemoteKeys(issuer, opts)
@@ -200,7 +207,7 @@ func newRemoteKeys(issuer string, opts *RemoteKeysOptions) (*RemoteKeys, error) 
 		issuer: issuer, client: opts.Client, timeout: opts.Timeout, maxBody: opts.MaxBodySize,
 		interval: opts.RefetchInterval, ttl: opts.TTL, minTTL: opts.MinTTL, maxTTL: opts.MaxTTL,
 		maxStale: opts.MaxStale, sameOrig: opts.JWKSOnIssuerOrigin,
-		onSkip: opts.OnKeySkipped, onError: opts.OnFetchError, empty: emptyKeySet(),
+		onSkip: opts.OnKeySkipped, onFetch: opts.OnFetch, empty: emptyKeySet(),
 	}
 	for _, d := range []struct {
 		v   *time.Duration
@@ -240,13 +247,21 @@ func newRemoteKeys(issuer string, opts *RemoteKeysOptions) (*RemoteKeys, error) 
 	if r.client == nil {
 		r.client = &http.Client{Timeout: r.timeout, CheckRedirect: noDowngrade}
 	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	if r.onSkip == nil {
 		r.onSkip = func(kid string, reason error) {
-			slog.Warn("guardian: JWK skipped", "source", r.source(), "kid", kid, "reason", reason)
+			logger.Warn("guardian: JWK skipped", "source", r.source(), "kid", kid, "reason", reason)
 		}
 	}
-	if r.onError == nil {
-		r.onError = func(err error) { slog.Warn("guardian: key fetch failed", "source", r.source(), "err", err) }
+	if r.onFetch == nil {
+		r.onFetch = func(err error) {
+			if err != nil {
+				logger.Warn("guardian: key fetch failed", "source", r.source(), "err", err)
+			}
+		}
 	}
 	r.state.Store(&remoteState{})
 	return r, nil
@@ -396,9 +411,7 @@ func (r *RemoteKeys) startFetchLocked() *fetchCall {
 	}
 	go func() {
 		err := r.fetch()
-		if err != nil {
-			r.onError(err)
-		}
+		r.onFetch(err)
 		r.mu.Lock()
 		r.inflight = nil
 		if err != nil {
@@ -487,7 +500,7 @@ func (r *RemoteKeys) download(ctx context.Context, prev *remoteState) (set *KeyS
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return nil, sum, "", 0, fmt.Errorf("guardian: fetch JWKS: %w", err)
+		return nil, sum, "", 0, &fetchError{where: jwksURL, cause: err}
 	}
 	defer resp.Body.Close()
 	ttl = cacheTTL(resp.Header, time.Now(), r.ttl, r.minTTL, r.maxTTL)
@@ -499,17 +512,17 @@ func (r *RemoteKeys) download(ctx context.Context, prev *remoteState) (set *KeyS
 		}
 		return prev.set, prev.sum, etag, ttl, nil
 	case resp.StatusCode != http.StatusOK:
-		return nil, sum, "", 0, fmt.Errorf("%w: fetch JWKS %s: status %d", ErrKeysUnavailable, jwksURL, resp.StatusCode)
+		return nil, sum, "", 0, &fetchError{where: jwksURL, status: resp.StatusCode}
 	}
 	body, err := readBounded(resp.Body, r.maxBody)
 	if err != nil {
-		return nil, sum, "", 0, fmt.Errorf("guardian: fetch JWKS %s: %w", jwksURL, err)
+		return nil, sum, "", 0, &fetchError{where: jwksURL, cause: err}
 	}
 	if sum = sha256.Sum256(body); prev.set != nil && sum == prev.sum {
 		return prev.set, sum, etag, ttl, nil
 	}
 	if set, err = r.parseSet(body); err != nil {
-		return nil, sum, "", 0, fmt.Errorf("guardian: JWKS %s: %w", jwksURL, err)
+		return nil, sum, "", 0, &fetchError{where: jwksURL, cause: err}
 	}
 	return set, sum, etag, ttl, nil
 }
@@ -549,7 +562,7 @@ func readBounded(body io.Reader, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: answer larger than the bound of %d bytes", ErrKeysUnavailable, limit)
+		return nil, fmt.Errorf("%w: answer larger than %d bytes", ErrKeysUnavailable, limit)
 	}
 	return b, nil
 }

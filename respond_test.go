@@ -88,7 +88,7 @@ func TestDefaultErrorHandler(t *testing.T) {
 		{name: "insufficient scope", err: guardian.ErrInsufficientScope, status: 403,
 			challenge: `Bearer realm="shop", error="insufficient_scope", error_description="insufficient scope"`, code: "insufficient_scope", desc: "insufficient scope"},
 		{name: "already authenticated", err: guardian.ErrAlreadyAuthenticated, status: 403, code: "already_authenticated", desc: "already authenticated"},
-		{name: "store down", err: fmt.Errorf("%w: dial tcp 10.0.0.7:6379: connection refused", guardian.ErrUnavailable), status: 503, code: "temporarily_unavailable", desc: "revocation store unavailable"},
+		{name: "store down", err: fmt.Errorf("%w: dial tcp 10.0.0.7:6379: connection refused", guardian.ErrUnavailable), status: 503, code: "temporarily_unavailable", desc: "unavailable"},
 		{name: "internal", err: fmt.Errorf("load: %w", errSecretDB), status: 500, code: "server_error", desc: "internal error"},
 	}
 	for _, tt := range tests {

@@ -242,12 +242,16 @@ func (i *Issuer) expired(c *Claims, now time.Time) bool {
 // the Issuer does not bound it in time.
 type localRevoker interface{ answersLocally() }
 
-// unavailable marks a Revoker failure as ErrUnavailable, once.
+// unavailable marks a Revoker failure as ErrUnavailable and
+// ErrRevokerUnavailable, once.
 func unavailable(err error) error {
-	if errors.Is(err, ErrUnavailable) {
+	switch {
+	case errors.Is(err, ErrRevokerUnavailable):
 		return err
+	case errors.Is(err, ErrUnavailable):
+		return fmt.Errorf("%w: %w", ErrRevokerUnavailable, err)
 	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrRevokerUnavailable, err)
 }
 
 // Peek decodes a token WITHOUT verifying it: the signature, the dates and

@@ -64,7 +64,7 @@ const provider = new Provider(issuer, {
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_basic',
   })),
-  // Tokens are JWTs; ClientCredentials uses the resource server's TTL.
+  // Access token lifetime (accessTokenTTL below takes precedence).
   ttl: {
     ClientCredentials: tokenTTL,
     AccessToken: tokenTTL,
