@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -158,17 +159,24 @@ func checkMetadata(md providerMetadata, issuer string, sameOrigin bool) (string,
 // measured against the answer's own Date (so that a clock apart from the
 // server's does not shift it), else def; clamped to [lo, hi].
 func cacheTTL(h http.Header, now time.Time, def, lo, hi time.Duration) time.Duration {
-	ttl, ok := maxAge(h.Values("Cache-Control"))
-	if !ok {
-		ttl, ok = expiresIn(h, now)
-	}
+	ttl, ok := freshness(h, now)
 	if !ok {
 		ttl = def
 	}
 	return min(max(ttl, lo), hi)
 }
 
-// maxAge reads the freshness of Cache-Control directives (RFC 9111 §5.2.2).
+// freshness is the freshness h states, if it states one.
+func freshness(h http.Header, now time.Time) (time.Duration, bool) {
+	if ttl, ok := maxAge(h.Values("Cache-Control")); ok {
+		return ttl, true
+	}
+	return expiresIn(h, now)
+}
+
+// maxAge reads the freshness of Cache-Control directives (RFC 9111
+// §5.2.2): the first max-age counts (§4.2.1), a value too large for any
+// clock is as good as forever (§1.2.2), an invalid one means stale.
 func maxAge(values []string) (time.Duration, bool) {
 	var ttl time.Duration
 	found := false
@@ -179,16 +187,28 @@ func maxAge(values []string) (time.Duration, bool) {
 			case "no-store", "no-cache":
 				return 0, true
 			case "max-age":
-				arg = strings.Trim(strings.TrimSpace(arg), `"`)
-				n, err := strconv.ParseUint(arg, 10, 63)
-				if err != nil || arg == "" {
-					return 0, true // an invalid max-age means stale (§4.2.1)
+				if found {
+					continue
 				}
-				ttl, found = time.Duration(min(n, uint64(1<<63-1)/uint64(time.Second)))*time.Second, true
+				found = true
+				ttl = deltaSeconds(strings.Trim(strings.TrimSpace(arg), `"`))
 			}
 		}
 	}
 	return ttl, found
+}
+
+// deltaSeconds reads a delta-seconds value: digits only; more seconds than
+// a Duration holds are the longest Duration; anything else is 0 (stale).
+func deltaSeconds(arg string) time.Duration {
+	if arg == "" || strings.Trim(arg, "0123456789") != "" {
+		return 0
+	}
+	n, err := strconv.ParseUint(arg, 10, 64)
+	if err != nil || n > uint64(math.MaxInt64/int64(time.Second)) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * time.Second
 }
 
 // expiresIn reads Expires, relative to Date when the answer has one.

@@ -22,8 +22,8 @@ import (
 // for this API.
 //
 // Audience is required: a token the issuer minted for another API must not
-// pass here. The Guardian has no issuer of its own (nil): it only verifies,
-// and RequireScopes answers 403 insufficient_scope for a token without the
+// pass here. NewResourceServer's Guardian has no key of its own: it only
+// verifies, and RequireScopes answers 403 insufficient_scope for a token without the
 // scope.
 func ExampleNewRemoteIssuer() {
 	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -53,7 +53,7 @@ func ExampleNewRemoteIssuer() {
 		fmt.Println(err)
 		return
 	}
-	g, _ := guardian.New[*guardian.Claims](nil, nil, nil, &guardian.GuardianOptions[*guardian.Claims]{Verifier: issuer})
+	g, _ := guardian.NewResourceServer(issuer, nil)
 	write, _ := g.RequireScopes("write")
 	items := g.Protect(write(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := guardian.CurrentClaims(r.Context())

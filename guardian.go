@@ -144,6 +144,26 @@ func New[U any](issuer *Issuer, subject func(U) (string, error), resource func(c
 	return g, nil
 }
 
+// NewResourceServer returns a Guardian that only verifies, with v: the
+// front of a resource server that accepts the access tokens of other
+// issuers (a [*Verifier], or one [NewRemoteIssuer]). Handlers read the
+// token's claims with [CurrentClaims]; there is no user type to load.
+// It is New[*Claims](nil, nil, nil, opts) with opts.Verifier set to v; v
+// may be nil when opts.VerifierFor picks one per request.
+func NewResourceServer(v TokenVerifier, opts *GuardianOptions[*Claims]) (*Guardian[*Claims], error) {
+	o := GuardianOptions[*Claims]{}
+	if opts != nil {
+		o = *opts
+	}
+	if v != nil {
+		o.Verifier = v
+	}
+	if o.Verifier == nil && o.VerifierFor == nil {
+		return nil, fmt.Errorf("%w: NewResourceServer needs a verifier", ErrConfig)
+	}
+	return New[*Claims](nil, nil, nil, &o)
+}
+
 // errVerifyOnly is what a Guardian without an issuer answers when asked to
 // issue or revoke.
 var errVerifyOnly = fmt.Errorf("%w: this Guardian only verifies (New was given no issuer)", ErrConfig)

@@ -141,8 +141,9 @@ type remoteState struct {
 	set     *KeySet  // nil until a fetch succeeds, and once dropped
 	sum     [32]byte // SHA-256 of the document set came from
 	etag    string
-	expires time.Time // end of freshness of set
-	err     error     // the last fetch's failure; nil after a success
+	ttl     time.Duration // the freshness set was given
+	expires time.Time     // end of freshness of set
+	err     error         // the last fetch's failure; nil after a success
 }
 
 // fetchCall is one fetch, which any number of requests may wait for.
@@ -478,7 +479,7 @@ func (r *RemoteKeys) fetch() error {
 		r.state.Store(&next)
 		return err
 	}
-	r.state.Store(&remoteState{set: set, sum: sum, etag: etag, expires: time.Now().Add(ttl)})
+	r.state.Store(&remoteState{set: set, sum: sum, etag: etag, ttl: ttl, expires: time.Now().Add(ttl)})
 	return nil
 }
 
@@ -509,6 +510,9 @@ func (r *RemoteKeys) download(ctx context.Context, prev *remoteState) (set *KeyS
 	case resp.StatusCode == http.StatusNotModified && prev.set != nil:
 		if etag == "" {
 			etag = prev.etag
+		}
+		if _, stated := freshness(resp.Header, time.Now()); !stated {
+			ttl = prev.ttl // the stored answer's freshness holds (RFC 9111 §4.3.4)
 		}
 		return prev.set, prev.sum, etag, ttl, nil
 	case resp.StatusCode != http.StatusOK:

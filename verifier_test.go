@@ -329,6 +329,18 @@ func TestVerifyOnlyGuardian(t *testing.T) {
 	if _, err := guardian.New[*guardian.Claims](nil, nil, nil, nil); !errors.Is(err, guardian.ErrConfig) {
 		t.Errorf("New without issuer or verifier = %v, want ErrConfig", err)
 	}
+	if _, err := guardian.NewResourceServer(nil, nil); !errors.Is(err, guardian.ErrConfig) {
+		t.Errorf("NewResourceServer(nil, nil) = %v, want ErrConfig", err)
+	}
+	rs, err := guardian.NewResourceServer(externalIssuer(t, nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = httptest.NewRecorder()
+	rs.Protect(h).ServeHTTP(w, r)
+	if w.Code != 200 || w.Body.String() != "svc-1" {
+		t.Errorf("NewResourceServer: got %d %q, want 200 svc-1", w.Code, w.Body)
+	}
 }
 
 // TestVerifierFor: tenants chosen by host each trust their own issuer; a

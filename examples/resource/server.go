@@ -37,9 +37,8 @@ type server struct {
 // Retry-After when an issuer's keys cannot be had.
 func newServer(tr *trust, logger *slog.Logger) (*server, error) {
 	s := &server{trust: tr, items: newItemStore(), logger: logger, mux: http.NewServeMux()}
-	g, err := guardian.New[*guardian.Claims](nil, nil, nil, &guardian.GuardianOptions[*guardian.Claims]{
+	g, err := guardian.NewResourceServer(tr.verifier, &guardian.GuardianOptions[*guardian.Claims]{
 		Realm:     "api",
-		Verifier:  tr.verifier,
 		OnRefused: s.refused,
 		// The causes of 5xx answers (an issuer that does not answer),
 		// which clients are never shown, go to the server's log.
