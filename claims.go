@@ -192,24 +192,29 @@ func (s scopeClaim) MarshalJSON() ([]byte, error) {
 }
 
 func (s *scopeClaim) UnmarshalJSON(b []byte) error {
+	list, err := stringOrList(b, splitScope)
+	*s = list
+	return err
+}
+
+// stringOrList decodes a claim that is a string (made a list by one) or
+// an array of strings; null is nil.
+func stringOrList(b []byte, one func(string) []string) ([]string, error) {
 	if string(b) == "null" {
-		*s = nil
-		return nil
+		return nil, nil
 	}
 	if len(b) > 0 && b[0] == '"' {
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
-			return err
+			return nil, err
 		}
-		*s = splitScope(v)
-		return nil
+		return one(v), nil
 	}
 	var list []string
 	if err := json.Unmarshal(b, &list); err != nil {
-		return err
+		return nil, err
 	}
-	*s = list
-	return nil
+	return list, nil
 }
 
 // splitScope splits a scope claim into its scopes, dropping empty ones.
@@ -352,24 +357,9 @@ func (a audience) MarshalJSON() ([]byte, error) {
 }
 
 func (a *audience) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*a = nil
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*a = audience{s}
-		return nil
-	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
-		return err
-	}
+	list, err := stringOrList(b, func(s string) []string { return []string{s} })
 	*a = audience(list)
-	return nil
+	return err
 }
 
 // numericDate is a JSON NumericDate: seconds since the epoch, possibly with
