@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/guardian-go/guardian"
+	"github.com/guardian-go/guardian/internal/testclock"
 )
 
 // memoryTransport serves requests from an http.Handler in memory.
@@ -43,7 +44,7 @@ func remoteExternalIssuer(tb testing.TB, cacheSize int) (*guardian.Issuer, *guar
 	if err := keys.Refresh(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
-	iss, err := guardian.NewRemoteIssuer(keys, &guardian.IssuerOptions{Issuer: extIssuer, Audience: []string{"api"}, CacheSize: cacheSize})
+	iss, err := guardian.NewRemoteIssuer(keys, &guardian.IssuerOptions{Issuer: extIssuer, Audience: []string{"api"}, CacheSize: cacheSize, Clock: testclock.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func BenchmarkVerifyExternal(b *testing.B) {
 	for _, cache := range []int{0, 1024} {
 		local := externalIssuer(b, &guardian.IssuerOptions{Issuer: extIssuer, Audience: []string{"api"}, TokenTypes: guardian.TypeRFC9068, CacheSize: cache})
 		remote, _ := remoteExternalIssuer(b, cache)
-		other := newFixture(b, &guardian.IssuerOptions{Issuer: "https://us.example.com"}).issuer
+		other := newFixture(b, &guardian.IssuerOptions{Issuer: "https://us.example.com", Clock: testclock.Now}).issuer
 		v, err := guardian.NewVerifier(other, remote)
 		if err != nil {
 			b.Fatal(err)

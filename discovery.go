@@ -166,12 +166,19 @@ func cacheTTL(h http.Header, now time.Time, def, lo, hi time.Duration) time.Dura
 	return min(max(ttl, lo), hi)
 }
 
-// freshness is the freshness h states, if it states one.
+// freshness is the freshness h states, if it states one, less the Age a
+// cache in between says the answer has (RFC 9111 §4.2.3).
 func freshness(h http.Header, now time.Time) (time.Duration, bool) {
-	if ttl, ok := maxAge(h.Values("Cache-Control")); ok {
-		return ttl, true
+	ttl, ok := maxAge(h.Values("Cache-Control"))
+	if !ok {
+		if ttl, ok = expiresIn(h, now); !ok {
+			return 0, false
+		}
 	}
-	return expiresIn(h, now)
+	if age := h.Get("Age"); age != "" {
+		ttl = max(ttl-deltaSeconds(strings.TrimSpace(age)), 0)
+	}
+	return ttl, true
 }
 
 // maxAge reads the freshness of Cache-Control directives (RFC 9111

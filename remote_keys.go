@@ -38,8 +38,9 @@ const (
 // RemoteKeysOptions configures [NewRemoteKeys] and [DiscoverKeys]. A nil
 // *RemoteKeysOptions, and every zero field, means the documented default.
 type RemoteKeysOptions struct {
-	// Client makes the requests. Default: a client with Timeout that
-	// follows redirects only to https (or http from http).
+	// Client makes the requests; a Client without CheckRedirect gets one
+	// that refuses redirects from https to http. Default: a client with
+	// Timeout that follows up to 5 redirects, never from https to http.
 	Client *http.Client
 	// Timeout bounds each fetch, discovery included. Default:
 	// [DefaultRemoteKeysTimeout].
@@ -225,6 +226,9 @@ func newRemoteKeys(issuer string, opts *RemoteKeysOptions) (*RemoteKeys, error) 
 			return nil, fmt.Errorf("%w: negative RemoteKeysOptions.%s %v", ErrConfig, d.nm, *d.v)
 		}
 	}
+	if opts.MinTTL == 0 {
+		r.minTTL = min(r.minTTL, r.maxTTL) // a MaxTTL below the default MinTTL lowers it
+	}
 	switch {
 	case r.maxStale == 0:
 		r.maxStale = DefaultMaxStale
@@ -247,6 +251,10 @@ func newRemoteKeys(issuer string, opts *RemoteKeysOptions) (*RemoteKeys, error) 
 	r.rules = rules
 	if r.client == nil {
 		r.client = &http.Client{Timeout: r.timeout, CheckRedirect: noDowngrade}
+	} else if r.client.CheckRedirect == nil {
+		c := *r.client // the caller's client, without https→http redirects
+		c.CheckRedirect = noDowngrade
+		r.client = &c
 	}
 	logger := opts.Logger
 	if logger == nil {

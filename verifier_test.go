@@ -76,6 +76,9 @@ func externalIssuer(tb testing.TB, opts *guardian.IssuerOptions) *guardian.Issue
 	if opts != nil {
 		o = *opts
 	}
+	if o.Clock == nil {
+		o.Clock = testclock.Now // externalToken's clock
+	}
 	return mustIssuer(tb, keys, &o)
 }
 
@@ -450,7 +453,7 @@ func TestVerifierHeaderShortcut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := mustIssuer(t, bKeys, &guardian.IssuerOptions{Issuer: "https://b.example.com", Audience: []string{"api"}, TokenTypes: guardian.TypeRFC9068})
+	b := mustIssuer(t, bKeys, &guardian.IssuerOptions{Issuer: "https://b.example.com", Audience: []string{"api"}, TokenTypes: guardian.TypeRFC9068, Clock: testclock.Now})
 	v, err := guardian.NewVerifier(a, b)
 	if err != nil {
 		t.Fatal(err)
