@@ -230,7 +230,7 @@ func TestHealthAndMetricsDuringStoreOutage(t *testing.T) {
 			wantUnavailable(t, "me while the store is down", s.do("GET", "/api/me", tok.access, ""))
 			m := s.scrape(t)
 			m.want(t, ">= 1", storeHistogram, "operation=revoked", "outcome=error")
-			m.want(t, ">= 1", "guardian_refusals_total", "reason=unavailable")
+			m.want(t, ">= 1", "guardian_refusals_total", "reason=store_unavailable")
 
 			proxy.Set(faultproxy.Pass)
 			s.waitHealth(t, "store back", http.StatusOK)

@@ -69,6 +69,8 @@ var reasonLabels = map[error]string{
 	guardian.ErrInsufficientScope:    "insufficient_scope",
 	guardian.ErrAlreadyAuthenticated: "already_authenticated",
 	guardian.ErrUnavailable:          "unavailable",
+	guardian.ErrRevokerUnavailable:   "store_unavailable",
+	guardian.ErrKeysUnavailable:      "keys_unavailable",
 	guardian.ErrInvalidToken:         "invalid_token",
 }
 
