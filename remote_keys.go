@@ -450,7 +450,7 @@ func (r *RemoteKeys) scheduleLocked() {
 		fresh := st.expires.Sub(now)
 		wait = fresh - fresh/5
 	} else {
-		wait = min(r.interval, time.Second<<min(r.failures-1, 16))
+		wait = min(r.interval, time.Second<<min(max(r.failures-1, 0), 16))
 		if st.set != nil {
 			wait = min(wait, max(st.expires.Add(r.maxStale).Sub(now), 0))
 		}
