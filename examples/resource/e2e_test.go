@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -41,7 +42,7 @@ func TestCommand(t *testing.T) {
 
 	t.Run("usage", func(t *testing.T) { testUsage(t, bin) })
 	t.Run("oidc-provider", func(t *testing.T) {
-		if testing.Short() {
+		if testing.Short() && os.Getenv("CI") != "true" {
 			t.Skip("the end-to-end tests with oidc-provider take seconds; run without -short")
 		}
 		for name, test := range map[string]func(*testing.T, string){
