@@ -339,10 +339,29 @@ func TestVerifyOnlyGuardian(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w = httptest.NewRecorder()
-	rs.Protect(h).ServeHTTP(w, r)
-	if w.Code != 200 || w.Body.String() != "svc-1" {
-		t.Errorf("NewResourceServer: got %d %q, want 200 svc-1", w.Code, w.Body)
+	// rs alone verifies: a good token passes, a token of another
+	// issuer and no token are refused.
+	bare := rs.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := guardian.CurrentClaims(r.Context())
+		w.Write([]byte(c.ClientID))
+	}))
+	for _, tt := range []struct {
+		token  string
+		status int
+	}{
+		{externalToken(t, nil, nil), 200},
+		{externalToken(t, nil, map[string]any{"iss": "https://evil.example.com"}), 401},
+		{"", 401},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if tt.token != "" {
+			r.Header.Set("Authorization", "Bearer "+tt.token)
+		}
+		w := httptest.NewRecorder()
+		bare.ServeHTTP(w, r)
+		if w.Code != tt.status || (tt.status == 200 && w.Body.String() != "svc-1") {
+			t.Errorf("NewResourceServer: got %d %q, want %d", w.Code, w.Body, tt.status)
+		}
 	}
 }
 
