@@ -30,7 +30,7 @@ var registeredNames = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "typ": true, "jti": true,
 	"fam": true, "iat": true, "nbf": true, "exp": true, "auth_time": true,
 	"scope": true, "scp": true, "client_id": true, "azp": true, "acr": true,
-	"amr": true, "cnf": true,
+	"amr": true, "cnf": true, "pem": true, "act": true,
 }
 
 // Claims are the registered claims of a verified (or peeked) token. Custom
@@ -68,6 +68,18 @@ type Claims struct {
 	// Confirmation is cnf (RFC 7800): the key a sender-constrained token
 	// is bound to. Zero for a bearer token.
 	Confirmation Confirmation
+	// Permissions is pem: the permission groups granted, each with the
+	// mask of its permissions (Elixir Guardian's encoding), sorted by
+	// group. Check them with a [Permissions] declaration.
+	Permissions []PermissionBits
+	// Actor is act (RFC 8693 §4.1): who is acting on behalf of the
+	// subject, on a token of [Guardian.Impersonate]. Nil on a token the
+	// subject uses themselves.
+	Actor *Actor
+
+	// by is the Issuer that issued or verified the claims: its clock and
+	// leeway judge max_age (see MaxAge).
+	by *Issuer
 
 	payload string    // the decoded JSON payload, for Custom
 	aud1    [1]string // backs Audience when there is one audience
@@ -83,6 +95,28 @@ type Confirmation struct {
 	// X509Thumbprint is x5t#S256: the SHA-256 thumbprint of the client
 	// certificate of a mutual-TLS bound token (RFC 8705 §3.1).
 	X509Thumbprint string `json:"x5t#S256,omitempty"`
+}
+
+// Actor is the act claim (RFC 8693 §4.1): the party acting on behalf of a
+// token's subject, and who acted for it in turn (a chain, most recent
+// first).
+type Actor struct {
+	// Subject is the actor's sub.
+	Subject string `json:"sub"`
+	// Issuer is the actor's iss, when it is not the token's.
+	Issuer string `json:"iss,omitempty"`
+	// Actor is the prior actor in a delegation chain, or nil.
+	Actor *Actor `json:"act,omitempty"`
+}
+
+// clone copies the chain.
+func (a *Actor) clone() *Actor {
+	if a == nil {
+		return nil
+	}
+	d := *a
+	d.Actor = a.Actor.clone()
+	return &d
 }
 
 // IsZero reports whether the token carries no confirmation: a bearer token.
@@ -124,6 +158,10 @@ func (c *Claims) clone() *Claims {
 	}
 	d.Scope = cloneStrings(c.Scope)
 	d.AMR = cloneStrings(c.AMR)
+	if c.Permissions != nil {
+		d.Permissions = append([]PermissionBits(nil), c.Permissions...)
+	}
+	d.Actor = c.Actor.clone()
 	return &d
 }
 
@@ -180,6 +218,8 @@ type wireClaims struct {
 	Acr      string        `json:"acr,omitempty"`
 	Amr      []string      `json:"amr,omitempty"`
 	Cnf      *Confirmation `json:"cnf,omitempty"`
+	Pem      pemClaim      `json:"pem,omitempty"`
+	Act      *Actor        `json:"act,omitempty"`
 }
 
 // scopeClaim is a scope or scp claim: scopes separated by spaces (RFC 6749
@@ -258,6 +298,7 @@ func encodePayload(c *Claims, custom json.RawMessage) ([]byte, error) {
 	if !c.Confirmation.IsZero() {
 		w.Cnf = &c.Confirmation
 	}
+	w.Pem, w.Act = pemClaim(c.Permissions), c.Actor
 	out, err := json.Marshal(w)
 	if err != nil {
 		return nil, err
@@ -329,6 +370,10 @@ func decodePayload(payload string) (*Claims, error) {
 	if w.Cnf != nil {
 		c.Confirmation = *w.Cnf
 	}
+	if len(w.Pem) > 0 {
+		c.Permissions = []PermissionBits(w.Pem)
+	}
+	c.Actor = w.Act
 	return c, nil
 }
 

@@ -48,8 +48,12 @@ func decodeClaimsFast(p string, c *Claims) bool {
 			seen |= bit
 		}
 		switch bit {
-		case bitCnf:
+		case bitCnf, bitAct:
 			return false // an object: encoding/json decodes it
+		case bitPem:
+			if !s.permissions(c) {
+				return false
+			}
 		case bitScope, bitScp:
 			list, ok := s.scopes()
 			if !ok {
@@ -154,6 +158,8 @@ const (
 	bitAcr
 	bitAmr
 	bitCnf
+	bitPem
+	bitAct
 )
 
 func claimBit(name string) uint32 {
@@ -192,6 +198,10 @@ func claimBit(name string) uint32 {
 		return bitAmr
 	case "cnf":
 		return bitCnf
+	case "pem":
+		return bitPem
+	case "act":
+		return bitAct
 	}
 	return 0
 }
@@ -346,6 +356,55 @@ func (s *jsonScanner) stringArray() ([]string, bool) {
 			return list, true
 		}
 		return nil, false
+	}
+}
+
+// permissions reads pem: an object of plain names to integers that fit in
+// an int64, or null.
+func (s *jsonScanner) permissions(c *Claims) bool {
+	if strings.HasPrefix(s.s[s.i:], "null") {
+		s.i += 4
+		c.Permissions = nil
+		return true
+	}
+	if !s.consume('{') {
+		return false
+	}
+	var list []PermissionBits
+	s.space()
+	if s.consume('}') {
+		c.Permissions = nil
+		return true
+	}
+	for {
+		s.space()
+		group, ok := s.plainString()
+		if !ok {
+			return false
+		}
+		s.space()
+		if !s.consume(':') {
+			return false
+		}
+		s.space()
+		start := s.i
+		if !s.skipNumber() {
+			return false
+		}
+		bits, ok := parseMask(s.s[start:s.i])
+		if !ok {
+			return false
+		}
+		list = addPermission(list, PermissionBits{Group: group, Bits: bits})
+		s.space()
+		if s.consume(',') {
+			continue
+		}
+		if !s.consume('}') {
+			return false
+		}
+		c.Permissions = list
+		return true
 	}
 }
 

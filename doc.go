@@ -59,8 +59,10 @@
 // The default error handler answers as RFC 6750 says ([ErrorStatus]): 401
 // with a bare challenge when there is no token, 400 invalid_request for a
 // malformed header, 401 invalid_token for a bad, expired, revoked or
-// wrong-type token, 403 insufficient_scope, and 503 when the revocation
-// store cannot answer.
+// wrong-type token, 403 insufficient_scope for a missing scope or
+// permission, 401 insufficient_user_authentication for an authentication
+// too old or too weak (RFC 9470), and 503 when the revocation store cannot
+// answer.
 //
 // # Security defaults
 //
@@ -113,7 +115,26 @@
 // tokens with it (see [TypePolicy]). [NewVerifier] puts several issuers
 // behind one middleware, through GuardianOptions.Verifier; a Guardian
 // built with a nil issuer only verifies. [Guardian.RequireScopes] answers
-// a token without the route's scopes with 403 insufficient_scope.
+// a token without the route's scopes with 403 insufficient_scope (see
+// Authorization).
+//
+// # Authorization
+//
+// [Guardian.Require] puts [Requirement]s on a route, after the middleware
+// that verifies: OAuth scopes ([AllScopes], [AnyScope]; the scope and scp
+// claims), permissions of the pem claim ([Permissions.All],
+// [Permissions.Any]; Elixir Guardian's bitwise encoding, so both sides
+// read each other's tokens), claim values ([ClaimsEqual], [ClaimCheck]),
+// and a recent or strong enough authentication ([MaxAge], [ACR]; RFC
+// 9470 step-up, met again through [Guardian.Reauthenticate]). A token that
+// lacks a scope or permission gets 403 insufficient_scope with the scope
+// attribute of RFC 6750 §3; one whose authentication is too old gets 401
+// insufficient_user_authentication with max_age or acr_values.
+//
+// [Guardian.Slot] keeps a second identity on a request next to the first,
+// and [Guardian.Impersonate] issues a token for a user on behalf of an
+// admin (the act claim of RFC 8693): signing it out leaves the admin
+// signed in, and signing the admin out ends it.
 //
 // # Writing a Revoker
 //

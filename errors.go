@@ -83,6 +83,11 @@ var (
 	// ErrInsufficientScope: the token is valid but lacks a permission the
 	// route requires. RFC 6750 calls this insufficient_scope (403).
 	ErrInsufficientScope = errors.New("guardian: insufficient scope")
+	// ErrInsufficientUserAuthentication: the token is valid but its user
+	// authenticated too long ago, or not strongly enough, for the route
+	// (RFC 9470): they must authenticate again. The default handler
+	// answers 401 insufficient_user_authentication.
+	ErrInsufficientUserAuthentication = errors.New("guardian: insufficient user authentication")
 	// ErrKey is wrapped by every error about a key given to a constructor
 	// or read from a JWK set.
 	ErrKey = errors.New("guardian: unusable key")
@@ -107,7 +112,7 @@ var reasons = []error{
 	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
 	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
 	ErrResourceNotFound, ErrMalformedRequest, ErrMissingToken, ErrCrossSite,
-	ErrInsufficientScope, ErrAlreadyAuthenticated, ErrKeysUnavailable, ErrRevokerUnavailable, ErrUnavailable,
+	ErrInsufficientScope, ErrInsufficientUserAuthentication, ErrAlreadyAuthenticated, ErrKeysUnavailable, ErrRevokerUnavailable, ErrUnavailable,
 	ErrInvalidToken, ErrInvalidRevocation, ErrInvalidID, ErrKey,
 	ErrNoRevoker, ErrInvalidCredentials, ErrConfig, ErrInvalidArgument,
 }

@@ -42,6 +42,15 @@ func FuzzDecodePayload(f *testing.F) {
 		`{"x":"\u12"}`,
 		`{"sub":"u1"}x`,
 		`{"a":{"b":{"c":[[[[[]]]]]}}}`,
+		`{"pem":{"admin":1,"default":-1},"exp":1}`,
+		`{"pem":{"a":1,"a":2}}`,
+		`{"pem":{"a":1.5}}`,
+		`{"pem":{"a":"1"}}`,
+		`{"pem":{"a":9223372036854775808}}`,
+		`{"pem":[1]}`,
+		`{"pem":null}`,
+		`{"act":{"sub":"a","act":{"sub":"b"}}}`,
+		`{"act":"a"}`,
 	} {
 		f.Add(p)
 	}

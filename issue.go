@@ -34,6 +34,19 @@ type IssueOptions struct {
 	// [Guardian.RequireScopes]). Each must be a scope token of RFC 6749
 	// §3.3. Default: none.
 	Scope []string
+	// Permissions lists the permissions the token grants, as "group.name"
+	// or "group.*" (all of a group, present and future), encoded into the
+	// pem claim through IssuerOptions.Permissions. Default: none.
+	Permissions []string
+	// ACR is the acr claim: the authentication context class the user
+	// satisfied (e.g. "mfa"), for [ACR] requirements. Default: none.
+	ACR string
+	// AMR is the amr claim: the authentication methods used (RFC 8176,
+	// e.g. "pwd", "otp"). Default: none.
+	AMR []string
+	// Actor is the act claim (RFC 8693 §4.1): who acts on behalf of
+	// subject. [Guardian.Impersonate] sets it. Default: none.
+	Actor *Actor
 	// Custom holds app-defined claims: any value that encodes to a JSON
 	// object (a struct, a map, a json.RawMessage). Its names must not be
 	// registered claims. Read them back with Claims.Custom.
@@ -74,17 +87,37 @@ func (i *Issuer) Issue(ctx context.Context, subject string, opts *IssueOptions) 
 	if ttl > i.maxTTL {
 		return Token{}, fmt.Errorf("%w: TTL %v is longer than the longest token type TTL %v; add a type to IssuerOptions.TTL", ErrInvalidArgument, ttl, i.maxTTL)
 	}
+	var err error
 	for _, s := range opts.Scope {
 		if !isScopeToken(s) {
 			return Token{}, fmt.Errorf("%w: %.40q is not a scope token (RFC 6749 §3.3)", ErrInvalidArgument, s)
 		}
 	}
 	c.Scope = mergeScopes(nil, opts.Scope)
+	if c.Permissions, err = i.encodePermissions(opts.Permissions); err != nil {
+		return Token{}, err
+	}
+	if opts.Actor != nil && CheckID(opts.Actor.Subject) != nil {
+		return Token{}, fmt.Errorf("%w: the actor needs a subject (%w)", ErrInvalidArgument, CheckID(opts.Actor.Subject))
+	}
+	c.ACR, c.AMR, c.Actor = opts.ACR, cloneStrings(opts.AMR), opts.Actor.clone()
 	custom, err := encodeCustom(opts.Custom)
 	if err != nil {
 		return Token{}, err
 	}
 	return i.issue(ctx, c, ttl, custom)
+}
+
+// encodePermissions encodes grants into a pem claim with the issuer's
+// declaration.
+func (i *Issuer) encodePermissions(grants []string) ([]PermissionBits, error) {
+	if len(grants) == 0 {
+		return nil, nil
+	}
+	if i.perms == nil {
+		return nil, fmt.Errorf("%w: permissions granted, but IssuerOptions.Permissions declares none", ErrInvalidArgument)
+	}
+	return i.perms.encode(grants)
 }
 
 // issue completes c (iss, jti, family, dates) and signs it. A zero ttl means
@@ -100,7 +133,7 @@ func (i *Issuer) issue(ctx context.Context, c *Claims, ttl time.Duration, custom
 	if c.AuthTime.IsZero() {
 		c.AuthTime = now // a new login
 	}
-	c.Issuer = i.iss
+	c.Issuer, c.by = i.iss, i
 	if c.ID == "" {
 		c.ID = randomID()
 	}

@@ -75,6 +75,9 @@ type IssuerOptions struct {
 	// This trades logout for availability; the default (false) refuses them
 	// with ErrUnavailable.
 	RevokerFailOpen bool
+	// Permissions declares the permission groups that IssueOptions.Permissions
+	// grants from (see [Permissions]). Default: none.
+	Permissions *Permissions
 	// Hooks are optional callbacks; see [Hooks].
 	Hooks Hooks
 	// TokenTypes says how tokens show their type; see [TypePolicy].
@@ -141,6 +144,7 @@ type Issuer struct {
 	localRevoker bool
 	hooks        Hooks
 	types        typeRule
+	perms        *Permissions
 	// remote, when set, supplies the keys: the Issuer only verifies.
 	remote *RemoteKeys
 }
@@ -168,6 +172,7 @@ func NewIssuer(keys *KeySet, opts *IssuerOptions) (*Issuer, error) {
 		familyLifetime: opts.FamilyLifetime,
 		retryWindow:    opts.RefreshRetryWindow,
 		hooks:          opts.Hooks,
+		perms:          opts.Permissions,
 		types:          typeRule{policy: opts.TokenTypes, accessTypes: append([]string(nil), opts.AccessTypeClaims...)},
 	}
 	if i.types.policy == 0 {

@@ -12,7 +12,8 @@ import (
 // VerifyOptions configures VerifyHeader, VerifyCookie and VerifyQuery; nil
 // means defaults.
 type VerifyOptions struct {
-	// Header is the header VerifyHeader reads. Default: "Authorization".
+	// Header is the header VerifyHeader reads. Default: "Authorization",
+	// or the header of the Guardian's slot (see [Guardian.Slot]).
 	Header string
 	// Types are the token types accepted. Default: access only.
 	Types []TokenType
@@ -44,7 +45,7 @@ type extractor func(r *http.Request) (raw string, found bool, err error)
 // headers, or the scheme without a token, are malformed (400). A request
 // already authenticated by an earlier Verify* middleware is passed on.
 func (g *Guardian[U]) VerifyHeader(opts *VerifyOptions) func(http.Handler) http.Handler {
-	name := "Authorization"
+	name := g.header
 	if opts != nil && opts.Header != "" {
 		name = textproto.CanonicalMIMEHeaderKey(opts.Header)
 	}
@@ -95,9 +96,10 @@ func (g *Guardian[U]) cookieToken(name string) extractor {
 }
 
 // defaultToken is where Authenticated and Optional look: the Authorization
-// header, else, with GuardianOptions.Cookies, the access cookie.
+// header (a slot's header, see Slot), else, with GuardianOptions.Cookies,
+// the access cookie.
 func (g *Guardian[U]) defaultToken() extractor {
-	header := g.headerToken("Authorization")
+	header := g.headerToken(g.header)
 	if g.cookies == nil {
 		return header
 	}
@@ -138,13 +140,24 @@ func (g *Guardian[U]) Optional() func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		inner := load(next)
 		return verify(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if errors.Is(FailureReason(r.Context()), ErrCrossSite) {
-				g.refuse(w, r, nil, FailureReason(r.Context()))
+			if errors.Is(g.FailureReason(r.Context()), ErrCrossSite) {
+				g.refuse(w, r, nil, g.FailureReason(r.Context()))
 				return
 			}
 			inner.ServeHTTP(w, r)
 		}))
 	}
+}
+
+// Refuse answers r as the Guardian's middleware answers the requests it
+// refuses: it calls GuardianOptions.OnRefused with [Reason](err), then
+// the error handler (GuardianOptions.ErrorHandler, by default the RFC 6750
+// answers of [ErrorStatus]). For the app's own middleware and handlers,
+// so that their refusals look, log and count like the Guardian's: wrap a
+// sentinel, e.g. fmt.Errorf("%w: tenant suspended", guardian.ErrInsufficientScope)
+// for a 403. Write nothing more after it.
+func (g *Guardian[U]) Refuse(w http.ResponseWriter, r *http.Request, err error) {
+	g.refuse(w, r, nil, err)
 }
 
 // refuse answers a refused request through onFail (nil: the Guardian's
@@ -203,11 +216,11 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx := r.Context()
-			if st := stateOf(ctx); st != nil && st.claims != nil {
+			if st := stateOf(ctx, g.slot); st != nil && st.claims != nil {
 				// Verified by an earlier Verify* middleware, perhaps one
 				// that accepts other types: this route's types still rule.
 				if err := checkType(st.claims, types); err != nil {
-					ctx, _ = withState(ctx, authState{err: err})
+					ctx, _ = withState(ctx, g.slot, authState{err: err})
 					r = r.WithContext(ctx)
 					if reject {
 						g.refuse(w, r, nil, err)
@@ -234,7 +247,7 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 					st.err = err
 				}
 			}
-			ctx, _ = withState(ctx, st)
+			ctx, _ = withState(ctx, g.slot, st)
 			r = r.WithContext(ctx)
 			if st.err != nil && reject {
 				g.refuse(w, r, nil, st.err)
@@ -258,7 +271,7 @@ func (g *Guardian[U]) LoadResource(opts *LoadOptions) func(http.Handler) http.Ha
 	allowBlank := opts != nil && opts.AllowBlank
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			st := stateOf(r.Context())
+			st := stateOf(r.Context(), g.slot)
 			if st == nil || st.claims == nil || st.loaded {
 				next.ServeHTTP(w, r)
 				return
@@ -290,7 +303,7 @@ func (g *Guardian[U]) LoadResource(opts *LoadOptions) func(http.Handler) http.Ha
 func (g *Guardian[U]) EnsureAuthenticated(onFail ErrorHandler) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			st := stateOf(r.Context())
+			st := stateOf(r.Context(), g.slot)
 			switch {
 			case st == nil:
 				g.refuse(w, r, onFail, ErrMissingToken)
@@ -312,7 +325,7 @@ func (g *Guardian[U]) EnsureAuthenticated(onFail ErrorHandler) func(http.Handler
 func (g *Guardian[U]) EnsureNotAuthenticated(onFail ErrorHandler) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if st := stateOf(r.Context()); st != nil && st.claims != nil {
+			if st := stateOf(r.Context(), g.slot); st != nil && st.claims != nil {
 				g.refuse(w, r, onFail, ErrAlreadyAuthenticated)
 				return
 			}

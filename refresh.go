@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -43,6 +44,10 @@ type SuccessorOptions struct {
 	// claims are never copied from the presented token, so a role
 	// withdrawn after login does not survive a refresh. Default: none.
 	Custom func(ctx context.Context, old *Claims) (any, error)
+	// Permissions, when set, computes the permissions of the new tokens
+	// afresh (as IssueOptions.Permissions), after Custom; when nil, they
+	// grant the permissions of the presented token. Default: nil.
+	Permissions func(ctx context.Context, old *Claims) ([]string, error)
 }
 
 // Refresh rotates a refresh token into a new pair: it verifies raw (a
@@ -259,23 +264,47 @@ func (i *Issuer) Exchange(ctx context.Context, raw string, from []TokenType, to 
 	return next, nil
 }
 
-// successorClaims runs opts.Custom for the claims of old's successors.
-func (i *Issuer) successorClaims(ctx context.Context, old *Claims, opts *SuccessorOptions) (json.RawMessage, error) {
-	if opts == nil || opts.Custom == nil {
-		return nil, nil
+// grant is what a successor grants beyond what it carries on: its custom
+// claims and its permissions.
+type grant struct {
+	custom json.RawMessage
+	perms  []PermissionBits
+}
+
+// successorClaims runs opts.Custom, then opts.Permissions, for the claims
+// of old's successors.
+func (i *Issuer) successorClaims(ctx context.Context, old *Claims, opts *SuccessorOptions) (grant, error) {
+	g := grant{perms: old.Permissions}
+	if opts == nil {
+		return g, nil
 	}
-	v, err := opts.Custom(ctx, old)
-	if err != nil {
-		return nil, err
+	if opts.Custom != nil {
+		v, err := opts.Custom(ctx, old)
+		if err != nil {
+			return grant{}, err
+		}
+		if g.custom, err = encodeCustom(v); err != nil {
+			return grant{}, err
+		}
 	}
-	return encodeCustom(v)
+	if opts.Permissions != nil {
+		list, err := opts.Permissions(ctx, old)
+		if err != nil {
+			return grant{}, err
+		}
+		if g.perms, err = i.encodePermissions(list); err != nil {
+			return grant{}, err
+		}
+	}
+	return g, nil
 }
 
 // successor issues a token of type typ that carries on old: its subject,
-// family, auth_time, scopes, acr and amr (what was granted and how the
-// user authenticated, which a refresh does not change), under the issuer's current audience, expiring by
+// family, auth_time, scopes, acr, amr and act (what was granted, how the
+// user authenticated and who acts, which a refresh does not change), and
+// the permissions of g, under the issuer's current audience, expiring by
 // the end of the family's lifetime. An empty id means a random jti.
-func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType, id string, custom json.RawMessage) (Token, error) {
+func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType, id string, g grant) (Token, error) {
 	authTime := old.AuthTime
 	if authTime.IsZero() {
 		authTime = old.IssuedAt
@@ -284,11 +313,25 @@ func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType, id s
 	if !ok {
 		return Token{}, fmt.Errorf("%w: token type %q has no TTL; add it to IssuerOptions.TTL", ErrInvalidArgument, typ)
 	}
-	left := authTime.Add(i.familyLifetime).Sub(time.Unix(i.now().Unix(), 0))
+	now := time.Unix(i.now().Unix(), 0)
+	left := authTime.Add(i.familyLifetime).Sub(now)
 	if left < time.Second {
 		return Token{}, invalid(ErrExpired, "the login's lifetime is over; sign in again")
 	}
+	if old.Actor != nil && old.Type != RefreshToken {
+		// An impersonation lives no longer than the actor's token it was
+		// capped to, and is never made refreshable (see Impersonate); a
+		// refresh token the app issued with an actor rotates as usual.
+		if typ == RefreshToken {
+			return Token{}, fmt.Errorf("%w: an impersonation token is not exchanged for a refresh token", ErrInvalidArgument)
+		}
+		left = min(left, old.ExpiresAt.Sub(now))
+		if left < time.Second {
+			return Token{}, invalid(ErrExpired, "the impersonation is over")
+		}
+	}
 	c := &Claims{Subject: old.Subject, Audience: i.aud, Type: typ, ID: id, Family: old.Family, AuthTime: authTime,
-		Scope: cloneStrings(old.Scope), ACR: old.ACR, AMR: cloneStrings(old.AMR)}
-	return i.issue(ctx, c, min(ttl, left), custom)
+		Scope: cloneStrings(old.Scope), ACR: old.ACR, AMR: cloneStrings(old.AMR),
+		Permissions: slices.Clone(g.perms), Actor: old.Actor.clone()}
+	return i.issue(ctx, c, min(ttl, left), g.custom)
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrorStatus maps an error of this package, or a sentinel [Reason]
@@ -16,6 +18,8 @@ import (
 //	ErrInvalidToken (any), ErrResourceNotFound
 //	                         401 invalid_token
 //	ErrInsufficientScope     403 insufficient_scope
+//	ErrInsufficientUserAuthentication
+//	                         401 insufficient_user_authentication
 //	ErrCrossSite             403 cross_site_request
 //	ErrAlreadyAuthenticated  403 already_authenticated
 //	ErrUnavailable           503 temporarily_unavailable
@@ -28,6 +32,8 @@ func ErrorStatus(err error) (status int, code string) {
 		return http.StatusBadRequest, "invalid_request"
 	case errors.Is(err, ErrMissingToken):
 		return http.StatusUnauthorized, ""
+	case errors.Is(err, ErrInsufficientUserAuthentication):
+		return http.StatusUnauthorized, "insufficient_user_authentication"
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrResourceNotFound), isTokenKind(err):
 		return http.StatusUnauthorized, "invalid_token"
 	case errors.Is(err, ErrInsufficientScope):
@@ -97,11 +103,21 @@ func (g *Guardian[U]) DefaultErrorHandler(w http.ResponseWriter, r *http.Request
 		b.WriteString(g.realm)
 		b.WriteByte('"')
 		var scopeErr *ScopeError
+		var stepUp *StepUpError
 		switch {
 		case errors.As(err, &scopeErr):
 			// RFC 6750 §3: the scope the route needs says it all. Scope
-			// tokens hold no quote or backslash (RequireScopes).
+			// tokens hold no quote or backslash (AllScopes, Permissions).
 			b.WriteString(`, error="` + code + `", scope="` + strings.Join(scopeErr.Required, " ") + `"`)
+		case errors.As(err, &stepUp):
+			// RFC 9470 §3. ACR values are scope tokens (ACR).
+			b.WriteString(`, error="` + code + `", error_description="` + stepUpDescription(stepUp) + `"`)
+			if stepUp.MaxAge > 0 {
+				b.WriteString(`, max_age="` + strconv.FormatInt(int64(stepUp.MaxAge/time.Second), 10) + `"`)
+			}
+			if len(stepUp.ACRValues) > 0 {
+				b.WriteString(`, acr_values="` + strings.Join(stepUp.ACRValues, " ") + `"`)
+			}
 		case code != "":
 			b.WriteString(`, error="` + code + `", error_description="` + desc + `"`)
 		}
@@ -120,4 +136,12 @@ func (g *Guardian[U]) DefaultErrorHandler(w http.ResponseWriter, r *http.Request
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(append(body, '\n'))
+}
+
+// stepUpDescription is the error_description of a step-up challenge.
+func stepUpDescription(e *StepUpError) string {
+	if e.MaxAge > 0 {
+		return "a more recent authentication is required"
+	}
+	return "a stronger authentication is required"
 }

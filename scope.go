@@ -2,96 +2,86 @@ package guardian
 
 import (
 	"fmt"
-	"net/http"
+	"slices"
 	"strings"
 )
 
-// A ScopeError is the refusal of a valid token that lacks scopes a route
-// requires. It matches [ErrInsufficientScope]; the default error handler
-// answers 403 with the scope attribute of RFC 6750 §3 set to Required.
+// A ScopeError is the refusal of a valid token that lacks scopes, or
+// permissions, a route requires. It matches [ErrInsufficientScope]; the
+// default error handler answers 403 with the scope attribute of RFC 6750
+// §3 set to Required.
 type ScopeError struct {
-	// Required are the scopes the route asks for: all of them, or one of
-	// them when Any.
+	// Required are the scopes (or permissions, as "group.name") the
+	// route asks for: all of them, or one of them when Any.
 	Required []string
 	// Any is true when one of Required is enough.
 	Any bool
-	// Missing are the required scopes the token lacks.
+	// Missing are the required ones the token lacks.
 	Missing []string
+	// Permissions is true when Required are permissions of the pem claim
+	// (see [Permissions]), false when they are OAuth scopes.
+	Permissions bool
 }
 
 func (e *ScopeError) Error() string {
-	if e.Any {
-		return "guardian: insufficient scope: want one of " + strings.Join(e.Required, " ")
+	what := "scope"
+	if e.Permissions {
+		what = "permission"
 	}
-	return "guardian: insufficient scope: missing " + strings.Join(e.Missing, " ")
+	if e.Any {
+		return "guardian: insufficient scope: want one " + what + " of " + strings.Join(e.Required, " ")
+	}
+	return "guardian: insufficient scope: missing " + what + " " + strings.Join(e.Missing, " ")
 }
 
 // Is makes a ScopeError match ErrInsufficientScope.
 func (e *ScopeError) Is(target error) bool { return target == ErrInsufficientScope }
 
-// RequireScopes returns middleware that passes on only requests whose
-// verified token grants every one of scopes ([Claims.Scope]); others are
-// refused through the Guardian's error handler: without a valid token as
-// EnsureAuthenticated does, with one that lacks a scope with a
-// [*ScopeError] (403 insufficient_scope, scope="<scopes>"). Put it after
-// the middleware that verifies, e.g. g.Authenticated().
-func (g *Guardian[U]) RequireScopes(scopes ...string) (func(http.Handler) http.Handler, error) {
-	return g.requireScopes(scopes, false)
-}
+// AllScopes returns a [Requirement] met by tokens that grant every one of
+// scopes ([Claims.Scope]: the scope and scp claims). Each must be a scope
+// token of RFC 6749 §3.3.
+func AllScopes(scopes ...string) Requirement { return requireScopes(scopes, false) }
 
-// RequireAnyScope is [Guardian.RequireScopes] satisfied by any one of
-// scopes.
-func (g *Guardian[U]) RequireAnyScope(scopes ...string) (func(http.Handler) http.Handler, error) {
-	return g.requireScopes(scopes, true)
-}
+// AnyScope returns a [Requirement] met by tokens that grant at least one
+// of scopes.
+func AnyScope(scopes ...string) Requirement { return requireScopes(scopes, true) }
 
-func (g *Guardian[U]) requireScopes(scopes []string, any bool) (func(http.Handler) http.Handler, error) {
+func requireScopes(scopes []string, any bool) Requirement {
 	if len(scopes) == 0 {
-		return nil, fmt.Errorf("%w: no scope to require", ErrConfig)
+		return Requirement{err: fmt.Errorf("%w: no scope to require", ErrConfig)}
 	}
 	for _, s := range scopes {
 		if !isScopeToken(s) {
-			return nil, fmt.Errorf("%w: %q is not a scope token (RFC 6749 §3.3)", ErrConfig, s)
+			return Requirement{err: fmt.Errorf("%w: %q is not a scope token (RFC 6749 §3.3)", ErrConfig, s)}
 		}
 	}
-	required := append([]string(nil), scopes...)
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			st := stateOf(r.Context())
-			switch {
-			case st == nil || (st.claims == nil && st.err == nil):
-				g.refuse(w, r, nil, ErrMissingToken)
-				return
-			case st.claims == nil:
-				g.refuse(w, r, nil, st.err)
-				return
-			}
-			if err := checkScopes(st.claims, required, any); err != nil {
-				g.refuse(w, r, nil, err)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}, nil
+	required := slices.Clone(scopes)
+	return Requirement{check: func(c *Claims) error { return checkScopes(c, required, any) }}
 }
 
 // checkScopes returns a *ScopeError unless c grants the scopes required
 // (all, or one of them with any).
 func checkScopes(c *Claims, required []string, any bool) error {
-	var missing []string
+	missing := 0
 	for _, s := range required {
 		has := c.HasScope(s)
 		if has && any {
 			return nil
 		}
 		if !has {
-			missing = append(missing, s)
+			missing++
 		}
 	}
-	if len(missing) == 0 {
+	if missing == 0 {
 		return nil
 	}
-	return &ScopeError{Required: required, Any: any, Missing: missing}
+	e := &ScopeError{Required: required, Any: any, Missing: make([]string, 0, missing)}
+	for _, s := range required {
+		if !c.HasScope(s) {
+			e.Missing = append(e.Missing, s)
+		}
+	}
+	return e
 }
 
 // isScopeToken reports whether s is a scope token of RFC 6749 §3.3:

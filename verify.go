@@ -47,6 +47,7 @@ func (i *Issuer) verify(ctx context.Context, raw string, types []TokenType) (*Cl
 	if err := i.validate(c, types, true); err != nil {
 		return nil, err
 	}
+	c.by = i
 	if !cached && ks.cache != nil {
 		ks.cache.put(strings.Clone(raw), c.clone(), i.now())
 	}

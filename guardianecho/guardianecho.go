@@ -54,6 +54,22 @@ func Optional[U any](g *guardian.Guardian[U]) echo.MiddlewareFunc {
 	return adapt(g.Optional())
 }
 
+// Require returns the echo middleware that puts reqs on a route: the
+// Guardian's [guardian.Guardian.Require], after [Authenticated]. A request
+// whose token does not meet them is answered by the Guardian's error
+// handler (403 insufficient_scope, or 401 insufficient_user_authentication
+// for [guardian.MaxAge] and [guardian.ACR]) and aborted. Requirements that
+// cannot work are an ErrConfig error, when the route is built.
+//
+//	admin, err := guardianecho.Require(g, perms.All("admin.users_read"))
+func Require[U any](g *guardian.Guardian[U], reqs ...guardian.Requirement) (echo.MiddlewareFunc, error) {
+	mw, err := g.Require(reqs...)
+	if err != nil {
+		return nil, err
+	}
+	return adapt(mw), nil
+}
+
 // adapt runs the net/http middleware mw in front of next.
 func adapt(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 	g := gate.New(mw)

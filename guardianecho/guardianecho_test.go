@@ -405,3 +405,33 @@ func TestConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRequire checks that a route's requirement refuses through the
+// Guardian's error handler, and lets a token that meets it through.
+func TestRequire(t *testing.T) {
+	f := newFixture(t, nil)
+	if _, err := guardianecho.Require(f.g, guardian.AllScopes("bad scope")); !errors.Is(err, guardian.ErrConfig) {
+		t.Fatalf("a scope with a space: got %v, want ErrConfig", err)
+	}
+	require, err := guardianecho.Require(f.g, guardian.ClaimCheck("bob only", func(c *guardian.Claims) bool { return c.Subject == bob.ID }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		user      *user
+		status    int
+		challenge string
+		reached   bool
+	}{
+		{user: bob, status: http.StatusOK, reached: true},
+		{user: alice, status: http.StatusForbidden, challenge: `Bearer realm="api", error="insufficient_scope", error_description="insufficient scope"`},
+	} {
+		p := &probe{}
+		e := echo.New()
+		e.GET("/me", whoami(f.g, p), guardianecho.Authenticated(f.g), require)
+		rec := serve(e, guardiantest.NewRequest(t, f.g, tc.user, http.MethodGet, "/me", nil))
+		if rec.Code != tc.status || rec.Header().Get("WWW-Authenticate") != tc.challenge || p.reached != tc.reached {
+			t.Errorf("%s: got %d %q reached %v, want %d %q reached %v", tc.user.Name, rec.Code, rec.Header().Get("WWW-Authenticate"), p.reached, tc.status, tc.challenge, tc.reached)
+		}
+	}
+}

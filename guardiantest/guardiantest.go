@@ -62,7 +62,17 @@ func Mint[U any](tb TB, g *guardian.Guardian[U], user U) guardian.TokenPair {
 // MintContext is Mint with a context, for callbacks that read it.
 func MintContext[U any](tb TB, ctx context.Context, g *guardian.Guardian[U], user U) guardian.TokenPair {
 	tb.Helper()
-	pair, _, err := g.SignIn(httptest.NewRecorder(), httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil), user)
+	return MintWith(tb, ctx, g, user, nil)
+}
+
+// MintWith is MintContext with the settings of a sign-in (acr, amr,
+// scopes; see guardian.SignInOptions), for routes with ACR or scope
+// requirements. Permissions come from the Guardian's Permissions
+// callback, as at a real login; for a MaxAge route, advance the issuer's
+// Clock past the age to get a token whose authentication is too old.
+func MintWith[U any](tb TB, ctx context.Context, g *guardian.Guardian[U], user U, opts *guardian.SignInOptions) guardian.TokenPair {
+	tb.Helper()
+	pair, _, err := g.SignInWith(httptest.NewRecorder(), httptest.NewRequestWithContext(ctx, http.MethodPost, "/", nil), user, opts)
 	if err != nil {
 		tb.Fatalf("guardiantest: mint tokens: %v", err)
 	}

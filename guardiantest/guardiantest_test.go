@@ -231,3 +231,40 @@ func TestNewRevoker(t *testing.T) {
 		t.Fatalf("Len() after the token's life on the clock = %d, want 0", revoker.Len())
 	}
 }
+
+// TestMintWithStepUp mints tokens for routes with ACR and MaxAge
+// requirements: MintWith sets acr, and advancing the issuer's clock ages
+// the authentication until the route asks for a new one.
+func TestMintWithStepUp(t *testing.T) {
+	ctx := context.Background()
+	clock := guardiantest.NewClock(testclock.Now().Truncate(time.Second))
+	issuer := guardiantest.NewIssuer(t, &guardian.IssuerOptions{Clock: clock.Now, TTL: map[guardian.TokenType]time.Duration{guardian.AccessToken: time.Hour}})
+	g := newGuardian(t, issuer)
+	strong, err := g.Require(guardian.ACR("mfa"), guardian.MaxAge(5*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := g.Authenticated()(strong(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	status := func(pair guardian.TokenPair) int {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", "Bearer "+pair.Access.Raw)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	weak := guardiantest.MintWith(t, ctx, g, &user{ID: "u1"}, nil)
+	mfa := guardiantest.MintWith(t, ctx, g, &user{ID: "u1"}, &guardian.SignInOptions{ACR: "mfa", AMR: []string{"pwd", "otp"}})
+	if got := mfa.Access.Claims.ACR; got != "mfa" {
+		t.Fatalf("acr %q, want mfa", got)
+	}
+	if got, want := status(weak), http.StatusUnauthorized; got != want {
+		t.Errorf("token without acr: got %d, want %d", got, want)
+	}
+	if got, want := status(mfa), http.StatusOK; got != want {
+		t.Errorf("fresh mfa token: got %d, want %d", got, want)
+	}
+	clock.Advance(5*time.Minute + time.Second)
+	if got, want := status(mfa), http.StatusUnauthorized; got != want {
+		t.Errorf("mfa token authenticated 5m1s ago: got %d, want %d", got, want)
+	}
+}

@@ -196,24 +196,37 @@ type tokens struct{ access, refresh string }
 // login signs alice in and checks the whole login answer of the contract.
 func (s *apiServer) login(t *testing.T) tokens {
 	t.Helper()
-	r := s.do("POST", "/api/login", "", fmt.Sprintf(`{"email":%q,"password":%q}`, aliceEmail, alicePassword))
-	wantStatus(t, "login", r, http.StatusOK)
+	return s.signIn(t, aliceEmail, alicePassword)
+}
+
+// signIn signs a user in and checks the whole login answer.
+func (s *apiServer) signIn(t *testing.T, email, password string) tokens {
+	t.Helper()
+	r := s.do("POST", "/api/login", "", fmt.Sprintf(`{"email":%q,"password":%q}`, email, password))
+	return signedIn(t, "login", r, email)
+}
+
+// signedIn checks an answer shaped like a login's (login, reauth, password
+// change) for the user email, and returns its tokens.
+func signedIn(t *testing.T, what string, r response, email string) tokens {
+	t.Helper()
+	wantStatus(t, what, r, http.StatusOK)
 	m := r.json(t)
 	access, _ := m["token"].(string)
 	refresh, _ := m["refresh_token"].(string)
 	exp, _ := m["exp"].(float64)
 	user, _ := m["user"].(map[string]any)
-	if access == "" || refresh == "" || exp == 0 || user["id"] == nil || user["email"] != aliceEmail {
-		t.Fatalf("login body = %s, want token, refresh_token, exp, user{id,email}", r.body)
+	if access == "" || refresh == "" || exp == 0 || user["id"] == nil || user["email"] != email {
+		t.Fatalf("%s body = %s, want token, refresh_token, exp, user{id,email}", what, r.body)
 	}
 	if got := r.header.Get("Authorization"); got != "Bearer "+access {
-		t.Errorf("login Authorization header = %q, want Bearer + the token", got)
+		t.Errorf("%s Authorization header = %q, want Bearer + the token", what, got)
 	}
 	if got := r.header.Get("X-Expires"); got != strconv.FormatInt(int64(exp), 10) {
-		t.Errorf("login X-Expires = %q, want %d", got, int64(exp))
+		t.Errorf("%s X-Expires = %q, want %d", what, got, int64(exp))
 	}
 	if got := r.header.Get("Cache-Control"); got != "no-store" {
-		t.Errorf("login Cache-Control = %q, want no-store", got)
+		t.Errorf("%s Cache-Control = %q, want no-store", what, got)
 	}
 	return tokens{access: access, refresh: refresh}
 }

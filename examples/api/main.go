@@ -6,9 +6,12 @@
 //	go run ./examples/api [-addr 127.0.0.1:8080] [-store PATH|URL] [-alg EdDSA|ES256|RS256 -key PATH]
 //
 // Routes: POST /api/login, GET /api/me, POST /api/logout, POST
-// /api/refresh, GET /healthz (503 when the revocation store does not
-// answer), GET /metrics (unauthenticated: expose it to the monitoring
-// only) and, with -alg, GET /.well-known/jwks.json.
+// /api/refresh, GET /api/admin/users (permission admin.users_read), POST
+// /api/reauth (the password again: a fresh auth_time), POST /api/password
+// (an authentication of at most 5 minutes; ends every other login), GET
+// /healthz (503 when the revocation store does not answer), GET /metrics
+// (unauthenticated: expose it to the monitoring only) and, with -alg, GET
+// /.well-known/jwks.json.
 //
 // AUTH_SECRET holds the HS256 key (at least 32 bytes) when no -alg is given;
 // without it a random key is made and tokens die with the process.
@@ -22,8 +25,10 @@
 // memory too: a second process on the same file refuses to start. Run
 // several instances on a PostgreSQL, MySQL or Redis store.
 //
-// The demo user is alice@example.com with the password
-// "correct horse battery staple".
+// The demo users are alice@example.com (ID 1, permission default.profile)
+// and root@example.com (ID 2, also admin.users_read), both with the
+// password "correct horse battery staple". They live in memory: a restart
+// brings back that password.
 package main
 
 import (
@@ -67,7 +72,8 @@ func parseFlags(args []string) (config, error) {
 		fmt.Fprint(fs.Output(), `usage: api [-addr HOST:PORT] [-store PATH|URL] [-alg EdDSA|ES256|RS256 -key PATH]
 
 guardian's example JSON API: POST /api/login, GET /api/me, POST /api/logout,
-POST /api/refresh, GET /healthz, GET /metrics, and with -alg
+POST /api/refresh, GET /api/admin/users, POST /api/reauth, POST /api/password,
+GET /healthz, GET /metrics, and with -alg
 GET /.well-known/jwks.json. AUTH_SECRET is the HS256 key (32 bytes or more)
 when -alg is not given.
 

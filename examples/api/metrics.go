@@ -15,9 +15,10 @@ import (
 // The metrics GET /metrics serves, in the Prometheus text format, from a
 // registry of the server's own (never the global one):
 //
-//	guardian_refusals_total{reason}                      refused requests of /api/me, /api/logout, /api/refresh
+//	guardian_refusals_total{reason}                      refused requests of the routes with a token, and of /api/refresh
 //	guardian_verifications_total                         requests whose token verified
 //	guardian_logins_total{outcome}                       ok, invalid_credentials, rate_limited, invalid_request, error
+//	guardian_reauths_total{outcome}                      the same, for POST /api/reauth
 //	guardian_refreshes_total{outcome}                    ok, or the reason of the refusal
 //	guardian_revocation_store_duration_seconds{operation,outcome}
 //	                                                     store calls: revoke, revoked, consume; ok or error
@@ -33,11 +34,12 @@ type metrics struct {
 	refusals      *prometheus.CounterVec
 	verifications prometheus.Counter
 	logins        *prometheus.CounterVec
+	reauths       *prometheus.CounterVec
 	refreshes     *prometheus.CounterVec
 	storeDuration *prometheus.HistogramVec
 }
 
-// Login outcomes.
+// Login outcomes, of reauthentications too.
 const (
 	loginOK             = "ok"
 	loginInvalid        = "invalid_credentials"
@@ -49,29 +51,30 @@ const (
 // reasonLabels names, for the metrics, each sentinel that
 // guardian.Reason can report for a refused request: a small fixed set.
 var reasonLabels = map[error]string{
-	guardian.ErrMissingToken:         "missing_token",
-	guardian.ErrMalformedRequest:     "malformed_request",
-	guardian.ErrMalformedToken:       "malformed_token",
-	guardian.ErrUnsupportedHeader:    "unsupported_header",
-	guardian.ErrUnknownKey:           "unknown_key",
-	guardian.ErrAlgorithm:            "algorithm",
-	guardian.ErrInvalidSignature:     "invalid_signature",
-	guardian.ErrMissingClaim:         "missing_claim",
-	guardian.ErrExpired:              "expired",
-	guardian.ErrNotYetValid:          "not_yet_valid",
-	guardian.ErrIssuedInFuture:       "issued_in_future",
-	guardian.ErrIssuer:               "issuer",
-	guardian.ErrAudience:             "audience",
-	guardian.ErrTokenType:            "token_type",
-	guardian.ErrRevoked:              "revoked",
-	guardian.ErrResourceNotFound:     "resource_not_found",
-	guardian.ErrCrossSite:            "cross_site",
-	guardian.ErrInsufficientScope:    "insufficient_scope",
-	guardian.ErrAlreadyAuthenticated: "already_authenticated",
-	guardian.ErrUnavailable:          "unavailable",
-	guardian.ErrRevokerUnavailable:   "store_unavailable",
-	guardian.ErrKeysUnavailable:      "keys_unavailable",
-	guardian.ErrInvalidToken:         "invalid_token",
+	guardian.ErrMissingToken:                   "missing_token",
+	guardian.ErrMalformedRequest:               "malformed_request",
+	guardian.ErrMalformedToken:                 "malformed_token",
+	guardian.ErrUnsupportedHeader:              "unsupported_header",
+	guardian.ErrUnknownKey:                     "unknown_key",
+	guardian.ErrAlgorithm:                      "algorithm",
+	guardian.ErrInvalidSignature:               "invalid_signature",
+	guardian.ErrMissingClaim:                   "missing_claim",
+	guardian.ErrExpired:                        "expired",
+	guardian.ErrNotYetValid:                    "not_yet_valid",
+	guardian.ErrIssuedInFuture:                 "issued_in_future",
+	guardian.ErrIssuer:                         "issuer",
+	guardian.ErrAudience:                       "audience",
+	guardian.ErrTokenType:                      "token_type",
+	guardian.ErrRevoked:                        "revoked",
+	guardian.ErrResourceNotFound:               "resource_not_found",
+	guardian.ErrCrossSite:                      "cross_site",
+	guardian.ErrInsufficientScope:              "insufficient_scope",
+	guardian.ErrInsufficientUserAuthentication: "insufficient_user_authentication",
+	guardian.ErrAlreadyAuthenticated:           "already_authenticated",
+	guardian.ErrUnavailable:                    "unavailable",
+	guardian.ErrRevokerUnavailable:             "store_unavailable",
+	guardian.ErrKeysUnavailable:                "keys_unavailable",
+	guardian.ErrInvalidToken:                   "invalid_token",
 }
 
 // reasonOther is the label of any other reason (an internal error).
@@ -110,6 +113,10 @@ func newMetrics() *metrics {
 			Name: "guardian_logins_total",
 			Help: "Login attempts, by outcome.",
 		}, []string{"outcome"}),
+		reauths: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "guardian_reauths_total",
+			Help: "Reauthentication attempts, by outcome.",
+		}, []string{"outcome"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "guardian_refreshes_total",
 			Help: "Refresh attempts, by outcome: ok, or the reason of the refusal.",
@@ -121,7 +128,7 @@ func newMetrics() *metrics {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"operation", "outcome"}),
 	}
-	reg.MustRegister(m.refusals, m.verifications, m.logins, m.refreshes, m.storeDuration)
+	reg.MustRegister(m.refusals, m.verifications, m.logins, m.reauths, m.refreshes, m.storeDuration)
 	// Every series exists from the start, at zero, so that rates and
 	// alerts see the first event.
 	for _, l := range reasonLabels {
@@ -133,6 +140,7 @@ func newMetrics() *metrics {
 	m.refreshes.WithLabelValues("ok")
 	for _, o := range []string{loginOK, loginInvalid, loginRateLimited, loginInvalidRequest, loginError} {
 		m.logins.WithLabelValues(o)
+		m.reauths.WithLabelValues(o)
 	}
 	for _, op := range []string{opRevoke, opRevoked, opConsume} {
 		m.storeDuration.WithLabelValues(op, "ok")

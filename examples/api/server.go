@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/guardian-go/guardian"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // maxBody bounds request bodies: logins and refreshes are small.
@@ -24,21 +27,49 @@ type server struct {
 	// checkPassword is passwords.Check; tests count its calls.
 	checkPassword func(hash, password string) error
 	limiter       *loginLimiter
+	perms         *guardian.Permissions
 	health        *healthCheck
 	metrics       *metrics
 	logger        *slog.Logger
 	mux           *http.ServeMux
 }
 
+// The demo users. Both have the password "correct horse battery staple".
+var demoUsers = []struct {
+	id, email string
+	perms     []string
+}{
+	{"1", "alice@example.com", []string{"default.profile"}},
+	{"2", "root@example.com", []string{"default.profile", "admin.users_read"}},
+}
+
+const demoPassword = "correct horse battery staple"
+
 // newServer wires the library: issuer with the store as Revoker, the
 // Guardian over the demo users, and the routes. The store's calls are
 // timed into m when openStore was given m.timeRevoker.
 func newServer(keys *guardian.KeySet, st *store, m *metrics, logger *slog.Logger) (*server, error) {
+	return newServerWith(keys, st, m, logger, time.Now, guardian.Passwords{})
+}
+
+// newServerWith is newServer with the clock of the issuer and of the
+// login limiter, and the password hashing: tests pass a fake clock and a
+// cheap bcrypt cost.
+func newServerWith(keys *guardian.KeySet, st *store, m *metrics, logger *slog.Logger, clock func() time.Time, passwords guardian.Passwords) (*server, error) {
+	perms, err := guardian.NewPermissions(map[string][]string{
+		"admin":   {"users_read", "users_write"},
+		"default": {"profile"},
+	})
+	if err != nil {
+		return nil, err
+	}
 	issuer, err := guardian.NewIssuer(keys, &guardian.IssuerOptions{
-		Issuer:   "guardian-example",
-		Audience: []string{"guardian-example"},
-		Revoker:  st.revoker,
-		Leeway:   5 * time.Second,
+		Issuer:      "guardian-example",
+		Audience:    []string{"guardian-example"},
+		Revoker:     st.revoker,
+		Leeway:      5 * time.Second,
+		Clock:       clock,
+		Permissions: perms,
 		// Clients send the same access token for many requests: remember
 		// verified tokens (expiry, type and revocation are still checked on
 		// every request).
@@ -53,8 +84,9 @@ func newServer(keys *guardian.KeySet, st *store, m *metrics, logger *slog.Logger
 	}
 	s := &server{
 		users:     newUserStore(),
-		passwords: guardian.Passwords{},
-		limiter:   newLoginLimiter(time.Now),
+		passwords: passwords,
+		limiter:   newLoginLimiter(clock),
+		perms:     perms,
 		health:    &healthCheck{ping: st.ping, timeout: healthTimeout, logger: logger},
 		metrics:   m,
 		logger:    logger,
@@ -62,13 +94,25 @@ func newServer(keys *guardian.KeySet, st *store, m *metrics, logger *slog.Logger
 	}
 	s.checkPassword = s.passwords.Check
 	m.watchLimiter(s.limiter)
-	if err := s.users.add("1", "alice@example.com", "correct horse battery staple", s.passwords); err != nil {
+	// One bcrypt hash for the demo users' one password: start-up pays
+	// for it once.
+	hash, err := s.passwords.Hash(demoPassword)
+	if err != nil {
 		return nil, err
+	}
+	for _, d := range demoUsers {
+		s.users.add(d.id, d.email, hash, d.perms)
 	}
 	s.g, err = guardian.New(issuer,
 		func(u *user) (string, error) { return u.ID, nil },
-		func(ctx context.Context, c *guardian.Claims) (*user, error) { return s.users.byID(c.Subject) },
+		s.loadUser,
 		&guardian.GuardianOptions[*user]{
+			// The password version of the user goes into every token
+			// (see loadUser); Refresh asks again.
+			Claims: func(_ context.Context, u *user) (any, error) { return pwvClaim{PWV: &u.pwv}, nil },
+			Permissions: func(_ context.Context, u *user) ([]string, error) {
+				return slices.Clone(u.perms), nil
+			},
 			// Refusals get the library's answers (DefaultErrorHandler).
 			OnRefused:       s.refused,
 			OnAuthenticated: func(*http.Request, *guardian.Claims) { m.verifications.Inc() },
@@ -79,13 +123,40 @@ func newServer(keys *guardian.KeySet, st *store, m *metrics, logger *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	protect := func(h http.HandlerFunc) http.Handler {
-		return s.g.VerifyHeader(nil)(s.g.LoadResource(nil)(s.g.EnsureAuthenticated(nil)(h)))
+	// protect verifies the access token, loads its user and refuses the
+	// request without both, then checks reqs.
+	protect := func(h http.HandlerFunc, reqs ...guardian.Requirement) (http.Handler, error) {
+		var next http.Handler = h
+		if len(reqs) > 0 {
+			require, err := s.g.Require(reqs...)
+			if err != nil {
+				return nil, err
+			}
+			next = require(next)
+		}
+		return s.g.VerifyHeader(nil)(s.g.LoadResource(nil)(s.g.EnsureAuthenticated(nil)(next))), nil
 	}
 	s.mux.HandleFunc("POST /api/login", s.login)
 	s.mux.HandleFunc("POST /api/refresh", s.refresh)
-	s.mux.Handle("GET /api/me", protect(s.me))
-	s.mux.Handle("POST /api/logout", protect(s.logout))
+	for _, r := range []struct {
+		pattern string
+		h       http.HandlerFunc
+		reqs    []guardian.Requirement
+	}{
+		{"GET /api/me", s.me, nil},
+		{"POST /api/logout", s.logout, nil},
+		{"GET /api/admin/users", s.adminUsers, []guardian.Requirement{perms.All("admin.users_read")}},
+		// An impersonator cannot step up as the user, and must not learn
+		// whether a password is the user's: refused before the check.
+		{"POST /api/reauth", s.reauth, []guardian.Requirement{guardian.NotImpersonated()}},
+		{"POST /api/password", s.changePassword, []guardian.Requirement{guardian.MaxAge(passwordMaxAge), guardian.NotImpersonated()}},
+	} {
+		h, err := protect(r.h, r.reqs...)
+		if err != nil {
+			return nil, fmt.Errorf("route %s: %w", r.pattern, err)
+		}
+		s.mux.Handle(r.pattern, h)
+	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", m.handler())
 	if keys.SigningKey().Public() != nil { // asymmetric: publish the public key
@@ -204,8 +275,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.metrics.logins.WithLabelValues(loginRateLimited).Inc()
 		// Never the email: users type passwords into it by mistake.
 		s.logger.Warn("login rate limited", "address", address)
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
-		writeJSON(w, http.StatusTooManyRequests, errorJSON{Error: "too_many_attempts", Description: "too many failed logins; try again later"})
+		tooManyAttempts(w, wait)
 		return
 	}
 	u, _ := s.users.byEmail(in.Email)
@@ -215,14 +285,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	// Check spends one bcrypt comparison whether or not the user exists.
 	// A failure keeps the budget the attempt reserved.
-	if err := s.checkPassword(hash, in.Password); err != nil {
-		outcome := loginInvalid
-		if !errors.Is(err, guardian.ErrInvalidCredentials) {
-			outcome = loginError
-			s.logger.Error("password check", "err", err)
-		}
-		s.metrics.logins.WithLabelValues(outcome).Inc()
-		writeJSON(w, http.StatusUnauthorized, errorJSON{Error: "invalid_credentials", Description: "wrong email or password"})
+	if !s.passwordMatches(w, hash, in.Password, s.metrics.logins, "wrong email or password") {
 		return
 	}
 	s.limiter.refund(ticket) // a successful login spends no budget
@@ -234,10 +297,41 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.logins.WithLabelValues(loginOK).Inc()
 	s.logger.Info("login", "user", u.ID)
+	writeSignedIn(w, pair, u)
+}
+
+// tooManyAttempts answers an attempt the login limiter refused: 429 with
+// Retry-After, the same for every account.
+func tooManyAttempts(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter(wait)))
+	writeJSON(w, http.StatusTooManyRequests, errorJSON{Error: "too_many_attempts", Description: "too many failed logins; try again later"})
+}
+
+// writeSignedIn answers a login, a reauthentication or a password change
+// with the new pair and its user (SignIn has set the headers).
+func writeSignedIn(w http.ResponseWriter, pair guardian.TokenPair, u *user) {
 	writeJSON(w, http.StatusOK, tokensJSON{
 		Token: pair.Access.Raw, RefreshToken: pair.Refresh.Raw, Exp: pair.Access.Claims.ExpiresAt.Unix(),
 		User: &userJSON{ID: u.ID, Email: u.Email},
 	})
+}
+
+// passwordMatches checks password against hash; on a mismatch (or a
+// failing check) it counts the outcome in outcomes and answers 401 with
+// description.
+func (s *server) passwordMatches(w http.ResponseWriter, hash, password string, outcomes *prometheus.CounterVec, description string) bool {
+	err := s.checkPassword(hash, password)
+	if err == nil {
+		return true
+	}
+	outcome := loginInvalid
+	if !errors.Is(err, guardian.ErrInvalidCredentials) {
+		outcome = loginError
+		s.logger.Error("password check", "err", err)
+	}
+	outcomes.WithLabelValues(outcome).Inc()
+	writeJSON(w, http.StatusUnauthorized, errorJSON{Error: "invalid_credentials", Description: description})
+	return false
 }
 
 // refresh rotates a refresh token into a new access token and a new

@@ -43,6 +43,14 @@ func (b *syncBuffer) String() string {
 
 func newTestServer(t *testing.T, revoker guardian.Revoker) (*server, *syncBuffer) {
 	t.Helper()
+	return newTestServerAt(t, revoker, time.Now)
+}
+
+// newTestServerAt is newTestServer with the server's clock (its issuer's
+// and its login limiter's). Its passwords have bcrypt's least cost: the
+// default takes seconds under the race detector.
+func newTestServerAt(t *testing.T, revoker guardian.Revoker, clock func() time.Time) (*server, *syncBuffer) {
+	t.Helper()
 	key, err := guardian.NewHMACKey("hs256", guardian.HS256, []byte(testSecret))
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +60,7 @@ func newTestServer(t *testing.T, revoker guardian.Revoker) (*server, *syncBuffer
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	s, err := newServer(keys, &store{revoker: revoker, kind: "memory"}, newMetrics(), slog.New(slog.NewJSONHandler(logs, nil)))
+	s, err := newServerWith(keys, &store{revoker: revoker, kind: "memory"}, newMetrics(), slog.New(slog.NewJSONHandler(logs, nil)), clock, guardian.Passwords{Cost: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
