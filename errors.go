@@ -88,6 +88,10 @@ var (
 	// (RFC 9470): they must authenticate again. The default handler
 	// answers 401 insufficient_user_authentication.
 	ErrInsufficientUserAuthentication = errors.New("guardian: insufficient user authentication")
+	// ErrInvalidDPoPProof: a DPoP proof (RFC 9449) is malformed, does not
+	// verify, does not match the request or the token, is too old, or was
+	// seen before (see [DPoPVerifier]).
+	ErrInvalidDPoPProof = errors.New("guardian: invalid DPoP proof")
 	// ErrKey is wrapped by every error about a key given to a constructor
 	// or read from a JWK set.
 	ErrKey = errors.New("guardian: unusable key")
@@ -112,7 +116,7 @@ var reasons = []error{
 	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
 	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
 	ErrResourceNotFound, ErrMalformedRequest, ErrMissingToken, ErrCrossSite,
-	ErrInsufficientScope, ErrInsufficientUserAuthentication, ErrAlreadyAuthenticated, ErrKeysUnavailable, ErrRevokerUnavailable, ErrUnavailable,
+	ErrInsufficientScope, ErrInsufficientUserAuthentication, ErrInvalidDPoPProof, ErrAlreadyAuthenticated, ErrKeysUnavailable, ErrRevokerUnavailable, ErrUnavailable,
 	ErrInvalidToken, ErrInvalidRevocation, ErrInvalidID, ErrKey,
 	ErrNoRevoker, ErrInvalidCredentials, ErrConfig, ErrInvalidArgument,
 }

@@ -20,6 +20,7 @@ import (
 //	ErrInsufficientScope     403 insufficient_scope
 //	ErrInsufficientUserAuthentication
 //	                         401 insufficient_user_authentication
+//	ErrInvalidDPoPProof      401 invalid_dpop_proof (RFC 9449 §7.1)
 //	ErrCrossSite             403 cross_site_request
 //	ErrAlreadyAuthenticated  403 already_authenticated
 //	ErrUnavailable           503 temporarily_unavailable
@@ -34,6 +35,8 @@ func ErrorStatus(err error) (status int, code string) {
 		return http.StatusUnauthorized, ""
 	case errors.Is(err, ErrInsufficientUserAuthentication):
 		return http.StatusUnauthorized, "insufficient_user_authentication"
+	case errors.Is(err, ErrInvalidDPoPProof):
+		return http.StatusUnauthorized, "invalid_dpop_proof"
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrResourceNotFound), isTokenKind(err):
 		return http.StatusUnauthorized, "invalid_token"
 	case errors.Is(err, ErrInsufficientScope):
