@@ -136,6 +136,14 @@
 // admin (the act claim of RFC 8693): signing it out leaves the admin
 // signed in, and signing the admin out ends it.
 //
+// # DPoP
+//
+// With GuardianOptions.DPoP (a [DPoPVerifier]), a login or refresh that
+// carries a DPoP proof (RFC 9449) gets tokens bound to the client's key,
+// and the middleware accepts them only as "Authorization: DPoP <token>"
+// with a fresh proof of that key for the request; a bound token sent as
+// Bearer is always refused. Seen proofs are remembered in a [ReplayCache].
+//
 // # Writing a Revoker
 //
 // A [Revoker] has two methods; its doc comment is the contract. Call

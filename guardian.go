@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/guardian-go/guardian/internal/authheader"
 )
@@ -36,6 +37,10 @@ type Guardian[U any] struct {
 	// header where Authenticated and Optional find the slot's token.
 	slot   *slotKey
 	header string
+	// dpop checks DPoP proofs (GuardianOptions.DPoP); nil: DPoP off.
+	dpop        *DPoPVerifier
+	requireDPoP bool
+	requestURL  func(*http.Request) *url.URL
 }
 
 // GuardianOptions configures a [Guardian]; nil means defaults.
@@ -80,6 +85,21 @@ type GuardianOptions[U any] struct {
 	// the issuers of a tenant chosen by host or path. A nil result
 	// refuses the request's token with ErrIssuer. Default: none.
 	VerifierFor func(r *http.Request) TokenVerifier
+	// DPoP, when set, accepts DPoP-bound tokens (RFC 9449): presented as
+	// "Authorization: DPoP <token>" with a proof in the DPoP header, which
+	// this verifier checks against the request and the token's cnf.jkt.
+	// Whether DPoP is on or not, a DPoP-bound token presented as Bearer is
+	// refused (RFC 9449 §7.2). Default: nil (DPoP off).
+	DPoP *DPoPVerifier
+	// RequireDPoP refuses every token that is not DPoP-bound, on every
+	// route (VerifyOptions.RequireDPoP does it per route). Default: false,
+	// tokens that are not bound may come as Bearer.
+	RequireDPoP bool
+	// RequestURL returns the URL a client used for a request, which a DPoP
+	// proof's htu must name. Behind a proxy, build it from the forwarded
+	// headers you trust. Default: https (http without TLS), r.Host and
+	// r.URL's path.
+	RequestURL func(r *http.Request) *url.URL
 	// Logger receives, at level Error, the cause of every 5xx answer of
 	// the default error handler (a store outage, a failing resource
 	// callback), which the client is never shown. Default: slog.Default().
@@ -120,6 +140,10 @@ func New[U any](issuer *Issuer, subject func(U) (string, error), resource func(c
 		g.onError = opts.ErrorHandler
 		g.claims = opts.Claims
 		g.perms = opts.Permissions
+		g.dpop, g.requireDPoP, g.requestURL = opts.DPoP, opts.RequireDPoP, opts.RequestURL
+		if g.requireDPoP && g.dpop == nil {
+			return nil, fmt.Errorf("%w: RequireDPoP needs GuardianOptions.DPoP", ErrConfig)
+		}
 		g.logger = opts.Logger
 		g.refused = opts.OnRefused
 		g.verified = opts.OnAuthenticated

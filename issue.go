@@ -44,6 +44,11 @@ type IssueOptions struct {
 	// AMR is the amr claim: the authentication methods used (RFC 8176,
 	// e.g. "pwd", "otp"). Default: none.
 	AMR []string
+	// Confirmation binds the token to a key (the cnf claim, RFC 7800): a
+	// DPoP key's thumbprint (RFC 9449 §6.1), from [DPoPProof].JKT, makes a
+	// token that only works with a proof of that key. Refresh keeps it.
+	// Default: none (a bearer token).
+	Confirmation Confirmation
 	// Actor is the act claim (RFC 8693 §4.1): who acts on behalf of
 	// subject. [Guardian.Impersonate] sets it. Default: none.
 	Actor *Actor
@@ -101,6 +106,7 @@ func (i *Issuer) Issue(ctx context.Context, subject string, opts *IssueOptions) 
 		return Token{}, fmt.Errorf("%w: the actor needs a subject (%w)", ErrInvalidArgument, CheckID(opts.Actor.Subject))
 	}
 	c.ACR, c.AMR, c.Actor = opts.ACR, cloneStrings(opts.AMR), opts.Actor.clone()
+	c.Confirmation = opts.Confirmation
 	custom, err := encodeCustom(opts.Custom)
 	if err != nil {
 		return Token{}, err

@@ -22,6 +22,10 @@ type VerifyOptions struct {
 	// the request goes on, for EnsureAuthenticated to decide (routes that
 	// serve anonymous users too then treat it as anonymous).
 	RejectInvalid bool
+	// RequireDPoP refuses tokens that are not DPoP-bound on this route,
+	// as GuardianOptions.RequireDPoP does for every route. It needs
+	// GuardianOptions.DPoP. Default: false.
+	RequireDPoP bool
 }
 
 // LoadOptions configures LoadResource; nil means defaults.
@@ -32,9 +36,16 @@ type LoadOptions struct {
 	AllowBlank bool
 }
 
-// extractor finds the raw token of a request. found is false, with a nil
+// extractor finds the token of a request. found is false, with a nil
 // error, when the request carries none.
-type extractor func(r *http.Request) (raw string, found bool, err error)
+type extractor func(r *http.Request) (c credential, found bool, err error)
+
+// credential is a token as a request presents it.
+type credential struct {
+	raw string
+	// dpop: it came with the DPoP scheme (RFC 9449 §7.1), not Bearer.
+	dpop bool
+}
 
 // VerifyHeader returns middleware that reads "Authorization: <scheme>
 // <token>" (see GuardianOptions.Scheme and VerifyOptions.Header), verifies the
@@ -55,40 +66,47 @@ func (g *Guardian[U]) VerifyHeader(opts *VerifyOptions) func(http.Handler) http.
 // headerToken reads "<scheme> <token>" from the header name.
 func (g *Guardian[U]) headerToken(name string) extractor {
 	maxLen := g.maxSize + len(g.scheme) + 64
-	return func(r *http.Request) (string, bool, error) {
+	return func(r *http.Request) (credential, bool, error) {
 		values := r.Header[name]
 		switch len(values) {
 		case 0:
-			return "", false, nil
+			return credential{}, false, nil
 		case 1:
 		default:
-			return "", true, fmt.Errorf("%w: %d %s headers", ErrMalformedRequest, len(values), name)
+			return credential{}, true, fmt.Errorf("%w: %d %s headers", ErrMalformedRequest, len(values), name)
 		}
 		// Split, not Parse: the characters of a token that verifies are
 		// known good, so they are checked only when it does not (below).
 		raw, found, err := authheader.Split(values[0], g.scheme, maxLen)
 		if err != nil {
-			return "", true, fmt.Errorf("%w: want %q followed by one token", ErrMalformedRequest, g.scheme)
+			return credential{}, true, fmt.Errorf("%w: want %q followed by one token", ErrMalformedRequest, g.scheme)
 		}
-		return raw, found, nil
+		if !found && g.dpop != nil {
+			raw, found, err = authheader.Split(values[0], "DPoP", maxLen)
+			if err != nil {
+				return credential{}, true, fmt.Errorf("%w: want \"DPoP\" followed by one token", ErrMalformedRequest)
+			}
+			return credential{raw: raw, dpop: true}, found, nil
+		}
+		return credential{raw: raw}, found, nil
 	}
 }
 
 // cookieToken reads the token of the cookie name. With a cookie jar
 // (GuardianOptions.Cookies), an unsafe cross-site request is refused.
 func (g *Guardian[U]) cookieToken(name string) extractor {
-	return func(r *http.Request) (string, bool, error) {
+	return func(r *http.Request) (credential, bool, error) {
 		cookies := r.CookiesNamed(name)
 		switch len(cookies) {
 		case 0:
-			return "", false, nil
+			return credential{}, false, nil
 		case 1:
 		default:
-			return "", true, fmt.Errorf("%w: %d %s cookies", ErrMalformedRequest, len(cookies), name)
+			return credential{}, true, fmt.Errorf("%w: %d %s cookies", ErrMalformedRequest, len(cookies), name)
 		}
 		if g.cookies != nil {
 			if err := g.cookies.checkOrigin(r); err != nil {
-				return "", true, err
+				return credential{}, true, err
 			}
 		}
 		return g.bareToken(cookies[0].Value, "cookie "+name)
@@ -104,9 +122,9 @@ func (g *Guardian[U]) defaultToken() extractor {
 		return header
 	}
 	cookie := g.cookieToken(g.cookies.AccessName)
-	return func(r *http.Request) (string, bool, error) {
-		if raw, found, err := header(r); found {
-			return raw, found, err
+	return func(r *http.Request) (credential, bool, error) {
+		if c, found, err := header(r); found {
+			return c, found, err
 		}
 		return cookie(r)
 	}
@@ -185,33 +203,34 @@ func (g *Guardian[U]) VerifyCookie(name string, opts *VerifyOptions) func(http.H
 // URLs end up in logs and browser history: use short-lived tokens there
 // (RFC 6750 §2.3).
 func (g *Guardian[U]) VerifyQuery(param string, opts *VerifyOptions) func(http.Handler) http.Handler {
-	return g.verifyWith(opts, func(r *http.Request) (string, bool, error) {
+	return g.verifyWith(opts, func(r *http.Request) (credential, bool, error) {
 		values, ok := r.URL.Query()[param]
 		if !ok {
-			return "", false, nil
+			return credential{}, false, nil
 		}
 		if len(values) != 1 {
-			return "", true, fmt.Errorf("%w: %d %s parameters", ErrMalformedRequest, len(values), param)
+			return credential{}, true, fmt.Errorf("%w: %d %s parameters", ErrMalformedRequest, len(values), param)
 		}
 		return g.bareToken(values[0], "parameter "+param)
 	})
 }
 
 // bareToken checks a token that comes without a scheme.
-func (g *Guardian[U]) bareToken(raw, where string) (string, bool, error) {
+func (g *Guardian[U]) bareToken(raw, where string) (credential, bool, error) {
 	if len(raw) > g.maxSize || !authheader.IsToken68(raw) {
-		return "", true, fmt.Errorf("%w: %s does not hold a token", ErrMalformedRequest, where)
+		return credential{}, true, fmt.Errorf("%w: %s does not hold a token", ErrMalformedRequest, where)
 	}
-	return raw, true, nil
+	return credential{raw: raw}, true, nil
 }
 
 // verifyWith is the one verification path of every Verify* middleware.
 func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(http.Handler) http.Handler {
 	var types []TokenType
-	reject := false
+	reject, requireDPoP := false, g.requireDPoP
 	if opts != nil {
 		types = append(types, opts.Types...)
 		reject = opts.RejectInvalid
+		requireDPoP = requireDPoP || opts.RequireDPoP
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -230,17 +249,22 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 				next.ServeHTTP(w, r)
 				return
 			}
-			raw, found, err := extract(r)
+			cred, found, err := extract(r)
 			if !found {
 				next.ServeHTTP(w, r)
 				return
 			}
+			raw := cred.raw
 			st := authState{err: err}
 			if err == nil {
 				if v := g.verifierOf(r); v == nil {
 					st.err = invalid(ErrIssuer, "no trusted issuer for this request")
 				} else if st.claims, err = v.Verify(ctx, raw, types...); err == nil {
-					st.token = raw
+					if err = g.checkBinding(r, cred, st.claims, requireDPoP); err != nil {
+						st.claims, st.err = nil, err
+					} else {
+						st.token = raw
+					}
 				} else if !authheader.IsToken68(raw) {
 					st.err = fmt.Errorf("%w: the token has characters outside token68", ErrMalformedRequest)
 				} else {

@@ -18,7 +18,8 @@ type TokenPair struct {
 }
 
 // MarshalJSON writes the pair as an OAuth 2.0 token response (RFC 6749
-// §5.1): {"access_token", "token_type": "Bearer", "expires_in" (seconds of
+// §5.1): {"access_token", "token_type": "Bearer" (or "DPoP" for a
+// DPoP-bound token), "expires_in" (seconds of
 // the access token's life), "refresh_token"}. A handler can answer a login
 // or a refresh with it as it is.
 func (p TokenPair) MarshalJSON() ([]byte, error) {
@@ -31,7 +32,16 @@ func (p TokenPair) MarshalJSON() ([]byte, error) {
 		TokenType    string `json:"token_type"`
 		ExpiresIn    int64  `json:"expires_in"`
 		RefreshToken string `json:"refresh_token,omitempty"`
-	}{p.Access.Raw, "Bearer", expiresIn, p.Refresh.Raw})
+	}{p.Access.Raw, p.tokenType(), expiresIn, p.Refresh.Raw})
+}
+
+// tokenType is the token_type of the pair: DPoP for a DPoP-bound access
+// token (RFC 9449 §5), Bearer otherwise.
+func (p TokenPair) tokenType() string {
+	if c := p.Access.Claims; c != nil && c.Confirmation.JWKThumbprint != "" {
+		return "DPoP"
+	}
+	return "Bearer"
 }
 
 // SuccessorOptions are the optional settings of [Issuer.Refresh] and
@@ -48,6 +58,10 @@ type SuccessorOptions struct {
 	// afresh (as IssueOptions.Permissions), after Custom; when nil, they
 	// grant the permissions of the presented token. Default: nil.
 	Permissions func(ctx context.Context, old *Claims) ([]string, error)
+	// Confirmation, when set, binds the new tokens to that key (cnf) if
+	// the presented token is not bound; a token bound to another key is
+	// refused. Default: the new tokens keep the presented token's binding.
+	Confirmation *Confirmation
 }
 
 // Refresh rotates a refresh token into a new pair: it verifies raw (a
@@ -81,6 +95,16 @@ func (i *Issuer) Refresh(ctx context.Context, raw string, opts *SuccessorOptions
 			return i.retry(ctx, old, opts, err)
 		}
 		return TokenPair{}, err
+	}
+	if opts != nil && opts.Confirmation != nil {
+		switch {
+		case old.Confirmation.IsZero():
+			bound := *old
+			bound.Confirmation = *opts.Confirmation
+			old = &bound
+		case old.Confirmation != *opts.Confirmation:
+			return TokenPair{}, invalid(ErrTokenType, "the refresh token is bound to another key")
+		}
 	}
 	pair, err := i.successors(ctx, old, opts)
 	if err != nil {
@@ -300,8 +324,9 @@ func (i *Issuer) successorClaims(ctx context.Context, old *Claims, opts *Success
 }
 
 // successor issues a token of type typ that carries on old: its subject,
-// family, auth_time, scopes, acr, amr and act (what was granted, how the
-// user authenticated and who acts, which a refresh does not change), and
+// family, auth_time, scopes, acr, amr, act and cnf (what was granted, how
+// the user authenticated, who acts and the key it is bound to, which a
+// refresh does not change), and
 // the permissions of g, under the issuer's current audience, expiring by
 // the end of the family's lifetime. An empty id means a random jti.
 func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType, id string, g grant) (Token, error) {
@@ -332,6 +357,6 @@ func (i *Issuer) successor(ctx context.Context, old *Claims, typ TokenType, id s
 	}
 	c := &Claims{Subject: old.Subject, Audience: i.aud, Type: typ, ID: id, Family: old.Family, AuthTime: authTime,
 		Scope: cloneStrings(old.Scope), ACR: old.ACR, AMR: cloneStrings(old.AMR),
-		Permissions: slices.Clone(g.perms), Actor: old.Actor.clone()}
+		Permissions: slices.Clone(g.perms), Actor: old.Actor.clone(), Confirmation: old.Confirmation}
 	return i.issue(ctx, c, min(ttl, left), g.custom)
 }

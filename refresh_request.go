@@ -19,9 +19,9 @@ const maxRefreshBody = 16 << 10
 // Guardian.Refresh.
 func (g *Guardian[U]) presentedRefreshToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	if g.cookies != nil {
-		raw, found, err := g.cookieToken(g.cookies.RefreshName)(r)
+		c, found, err := g.cookieToken(g.cookies.RefreshName)(r)
 		if found || err != nil {
-			return raw, err
+			return c.raw, err
 		}
 	}
 	hasBody := false
@@ -32,12 +32,12 @@ func (g *Guardian[U]) presentedRefreshToken(w http.ResponseWriter, r *http.Reque
 		}
 		hasBody = r.ContentLength != 0
 	}
-	raw, found, err := g.headerToken("Authorization")(r)
+	c, found, err := g.headerToken("Authorization")(r)
 	switch {
 	case err != nil:
 		return "", err
 	case found:
-		return raw, nil
+		return c.raw, nil
 	case hasBody: // a body was sent, without the parameter (RFC 6749 §5.2)
 		return "", fmt.Errorf("%w: the body has no refresh_token", ErrMalformedRequest)
 	}

@@ -101,10 +101,6 @@ func (g *Guardian[U]) DefaultErrorHandler(w http.ResponseWriter, r *http.Request
 	h := w.Header()
 	if status == http.StatusBadRequest || status == http.StatusUnauthorized || code == "insufficient_scope" {
 		var b strings.Builder
-		b.WriteString(g.scheme)
-		b.WriteString(` realm="`)
-		b.WriteString(g.realm)
-		b.WriteByte('"')
 		var scopeErr *ScopeError
 		var stepUp *StepUpError
 		switch {
@@ -124,7 +120,15 @@ func (g *Guardian[U]) DefaultErrorHandler(w http.ResponseWriter, r *http.Request
 		case code != "":
 			b.WriteString(`, error="` + code + `", error_description="` + desc + `"`)
 		}
-		h.Set("WWW-Authenticate", b.String())
+		params := b.String()
+		h.Del("WWW-Authenticate")
+		for _, scheme := range g.challengeSchemes(r, code == "", errors.Is(err, ErrInvalidDPoPProof)) {
+			v := scheme + ` realm="` + g.realm + `"`
+			if scheme == "DPoP" {
+				v += ", " + g.dpopAlgs()
+			}
+			h.Add("WWW-Authenticate", v+params)
+		}
 	}
 	if code == "" {
 		code = "unauthorized"

@@ -53,7 +53,8 @@ func (g *Guardian[U]) grants(ctx context.Context, user U, custom any, perms []st
 
 // SignIn starts a login for user, who has just proven who they are: it
 // issues an access token and a refresh token of a new family, with
-// auth_time now, hands them out (see below), and returns them with a
+// auth_time now (bound to the client's key when the request carries a
+// DPoP proof and GuardianOptions.DPoP is set, see RFC 9449 §5), hands them out (see below), and returns them with a
 // request whose context carries the access token, its claims and user, so
 // [CurrentToken], [CurrentClaims] and [Guardian.CurrentResource] see them.
 // Write the body yourself (the tokens, for API clients). It is
@@ -65,7 +66,7 @@ func (g *Guardian[U]) grants(ctx context.Context, user U, custom any, perms []st
 // other origins read neither header unless the app's CORS answer lists
 // them in Access-Control-Expose-Headers; guardian never sets it.
 func (g *Guardian[U]) SignIn(w http.ResponseWriter, r *http.Request, user U) (TokenPair, *http.Request, error) {
-	return g.signIn(w, r, user, opts0, "")
+	return g.signIn(w, r, user, opts0, "", nil)
 }
 
 // opts0 is the SignInOptions of SignIn.
@@ -77,7 +78,7 @@ func (g *Guardian[U]) SignInWith(w http.ResponseWriter, r *http.Request, user U,
 	if opts == nil {
 		opts = opts0
 	}
-	return g.signIn(w, r, user, opts, "")
+	return g.signIn(w, r, user, opts, "", nil)
 }
 
 // Reauthenticate is SignInWith for a user who is signed in and has just
@@ -123,12 +124,15 @@ func (g *Guardian[U]) Reauthenticate(w http.ResponseWriter, r *http.Request, use
 	if sub != c.Subject {
 		return TokenPair{}, r, fmt.Errorf("%w: Reauthenticate for subject %q, but the request's token is for %q", ErrInvalidArgument, sub, c.Subject)
 	}
-	return g.signIn(w, r, user, opts, c.Family)
+	// The new pair stays bound to the key of the login, if it is bound:
+	// the request's proof was spent on verifying its token.
+	return g.signIn(w, r, user, opts, c.Family, &c.Confirmation)
 }
 
 // signIn issues and hands out a pair for user, in family (empty: a new
-// one).
-func (g *Guardian[U]) signIn(w http.ResponseWriter, r *http.Request, user U, opts *SignInOptions, family string) (TokenPair, *http.Request, error) {
+// one), bound to cnf (nil: to the key of the request's DPoP proof, if
+// any).
+func (g *Guardian[U]) signIn(w http.ResponseWriter, r *http.Request, user U, opts *SignInOptions, family string, cnf *Confirmation) (TokenPair, *http.Request, error) {
 	if g.issuer == nil {
 		return TokenPair{}, r, errVerifyOnly
 	}
@@ -141,7 +145,14 @@ func (g *Guardian[U]) signIn(w http.ResponseWriter, r *http.Request, user U, opt
 	if err != nil {
 		return TokenPair{}, r, err
 	}
-	io := IssueOptions{Family: family, ACR: opts.ACR, AMR: opts.AMR, Scope: opts.Scope, Custom: custom, Permissions: perms}
+	if cnf == nil {
+		bound, err := g.signInBinding(r)
+		if err != nil {
+			return TokenPair{}, r, err
+		}
+		cnf = &bound
+	}
+	io := IssueOptions{Family: family, ACR: opts.ACR, AMR: opts.AMR, Scope: opts.Scope, Custom: custom, Permissions: perms, Confirmation: *cnf}
 	access, err := g.issuer.Issue(ctx, sub, &io)
 	if err != nil {
 		return TokenPair{}, r, err
@@ -161,7 +172,11 @@ func (g *Guardian[U]) signIn(w http.ResponseWriter, r *http.Request, user U, opt
 // response that hands out pair.
 func (g *Guardian[U]) handOut(w http.ResponseWriter, pair TokenPair) {
 	h := w.Header()
-	h.Set("Authorization", g.scheme+" "+pair.Access.Raw)
+	scheme := g.scheme
+	if pair.tokenType() == "DPoP" {
+		scheme = "DPoP"
+	}
+	h.Set("Authorization", scheme+" "+pair.Access.Raw)
 	h.Set("X-Expires", strconv.FormatInt(pair.Access.Claims.ExpiresAt.Unix(), 10))
 	h.Set("Cache-Control", "no-store")
 	if g.cookies != nil {
@@ -197,10 +212,13 @@ func (g *Guardian[U]) Refresh(w http.ResponseWriter, r *http.Request) (TokenPair
 	}
 	raw, err := g.presentedRefreshToken(w, r)
 	if err == nil {
-		var pair TokenPair
-		if pair, err = g.issuer.Refresh(r.Context(), raw, g.successorOptions()); err == nil {
-			g.handOut(w, pair)
-			return pair, nil
+		so := g.successorOptions()
+		if so.Confirmation, err = g.refreshBinding(r, raw); err == nil {
+			var pair TokenPair
+			if pair, err = g.issuer.Refresh(r.Context(), raw, so); err == nil {
+				g.handOut(w, pair)
+				return pair, nil
+			}
 		}
 	}
 	g.refuse(w, r, nil, err)

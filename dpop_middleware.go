@@ -1,0 +1,121 @@
+package guardian
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// checkBinding applies the rules of RFC 9449 §7 to a verified token: a
+// DPoP-bound token (cnf.jkt) needs the DPoP scheme and a proof, made by
+// its key, for this request; the DPoP scheme needs a bound token; and
+// where DPoP is required, a token that is not bound is refused.
+func (g *Guardian[U]) checkBinding(r *http.Request, cred credential, c *Claims, requireDPoP bool) error {
+	jkt := c.Confirmation.JWKThumbprint
+	switch {
+	case cred.dpop && jkt == "":
+		return invalid(ErrTokenType, "the DPoP scheme with a token that is not DPoP-bound")
+	case !cred.dpop && jkt != "":
+		return invalid(ErrTokenType, "a DPoP-bound token needs the DPoP scheme and a proof")
+	case !cred.dpop && requireDPoP:
+		return invalid(ErrTokenType, "this route accepts DPoP-bound tokens only")
+	case !cred.dpop:
+		return nil
+	}
+	if g.dpop == nil { // a route's RequireDPoP without GuardianOptions.DPoP
+		return invalid(ErrTokenType, "DPoP is not configured")
+	}
+	proofs := r.Header.Values("DPoP")
+	if len(proofs) != 1 {
+		return invalidProof("want exactly one DPoP header, got %d", len(proofs))
+	}
+	_, err := g.dpop.Verify(r.Context(), proofs[0], DPoPRequest{Method: r.Method, URL: g.urlOf(r), AccessToken: cred.raw, JKT: jkt})
+	return err
+}
+
+// urlOf is the URL the client used for r (GuardianOptions.RequestURL).
+func (g *Guardian[U]) urlOf(r *http.Request) *url.URL {
+	if g.requestURL != nil {
+		return g.requestURL(r)
+	}
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	return &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
+}
+
+// challengeSchemes are the schemes of the WWW-Authenticate challenges of
+// a refusal: DPoP where it is required, or where the request used it or
+// its proof failed; both when DPoP is allowed and the request has no
+// token; else the Guardian's scheme.
+func (g *Guardian[U]) challengeSchemes(r *http.Request, noToken, proofFailed bool) []string {
+	switch {
+	case g.dpop == nil:
+		return []string{g.scheme}
+	case g.requireDPoP || proofFailed || usedDPoPScheme(r, g.header):
+		return []string{"DPoP"}
+	case noToken:
+		return []string{g.scheme, "DPoP"}
+	}
+	return []string{g.scheme}
+}
+
+// usedDPoPScheme reports whether r's header presents "DPoP <token>".
+func usedDPoPScheme(r *http.Request, header string) bool {
+	v := strings.TrimLeft(r.Header.Get(header), " \t")
+	return len(v) > 5 && strings.EqualFold(v[:5], "DPoP ")
+}
+
+// dpopAlgs is the algs parameter of a DPoP challenge (RFC 9449 §7.1).
+func (g *Guardian[U]) dpopAlgs() string {
+	algs := make([]string, len(g.dpop.algs))
+	for i, a := range g.dpop.algs {
+		algs[i] = string(a)
+	}
+	return `algs="` + strings.Join(algs, " ") + `"`
+}
+
+// signInBinding is the key a login's tokens are bound to: the key of the
+// request's DPoP proof (checked for this request, with no token), or none
+// without a proof or with DPoP off.
+func (g *Guardian[U]) signInBinding(r *http.Request) (Confirmation, error) {
+	proofs := r.Header.Values("DPoP")
+	if g.dpop == nil || len(proofs) == 0 {
+		return Confirmation{}, nil
+	}
+	if len(proofs) != 1 {
+		return Confirmation{}, invalidProof("want exactly one DPoP header, got %d", len(proofs))
+	}
+	p, err := g.dpop.Verify(r.Context(), proofs[0], DPoPRequest{Method: r.Method, URL: g.urlOf(r)})
+	if err != nil {
+		return Confirmation{}, err
+	}
+	return Confirmation{JWKThumbprint: p.JKT}, nil
+}
+
+// refreshBinding checks the DPoP proof of a refresh: a bound refresh
+// token needs a proof of its key, so that a stolen one is useless (RFC
+// 9449 §5, §5.2); with an unbound one, a proof binds the new tokens to its
+// key. It returns the binding to ask of Issuer.Refresh.
+func (g *Guardian[U]) refreshBinding(r *http.Request, raw string) (*Confirmation, error) {
+	_, old, err := g.issuer.Peek(r.Context(), raw) // Refresh verifies it
+	if err != nil {
+		return nil, nil
+	}
+	jkt := old.Confirmation.JWKThumbprint
+	proofs := r.Header.Values("DPoP")
+	switch {
+	case jkt == "" && (g.dpop == nil || len(proofs) == 0):
+		return nil, nil
+	case g.dpop == nil:
+		return nil, invalid(ErrTokenType, "a DPoP-bound refresh token, and DPoP is off")
+	case len(proofs) != 1:
+		return nil, invalidProof("want exactly one DPoP header, got %d", len(proofs))
+	}
+	p, err := g.dpop.Verify(r.Context(), proofs[0], DPoPRequest{Method: r.Method, URL: g.urlOf(r), JKT: jkt})
+	if err != nil {
+		return nil, err
+	}
+	return &Confirmation{JWKThumbprint: p.JKT}, nil
+}
