@@ -48,8 +48,12 @@ func decodeClaimsFast(p string, c *Claims) bool {
 			seen |= bit
 		}
 		switch bit {
-		case bitCnf, bitAct:
+		case bitAct:
 			return false // an object: encoding/json decodes it
+		case bitCnf:
+			if !s.confirmation(c) {
+				return false
+			}
 		case bitPem:
 			if !s.permissions(c) {
 				return false
@@ -356,6 +360,60 @@ func (s *jsonScanner) stringArray() ([]string, bool) {
 			return list, true
 		}
 		return nil, false
+	}
+}
+
+// confirmation reads cnf: null, or an object whose members are jkt and
+// x5t#S256, each at most once, with plain strings. Any other member goes
+// to encoding/json, which matches names case-insensitively.
+func (s *jsonScanner) confirmation(c *Claims) bool {
+	if strings.HasPrefix(s.s[s.i:], "null") {
+		s.i += 4
+		c.Confirmation = Confirmation{}
+		return true
+	}
+	if !s.consume('{') {
+		return false
+	}
+	var cnf Confirmation
+	var seenJKT, seenX5t bool
+	s.space()
+	if s.consume('}') {
+		c.Confirmation = cnf
+		return true
+	}
+	for {
+		s.space()
+		name, ok := s.plainString()
+		if !ok {
+			return false
+		}
+		s.space()
+		if !s.consume(':') {
+			return false
+		}
+		s.space()
+		v, ok := s.plainString()
+		if !ok {
+			return false
+		}
+		switch {
+		case name == "jkt" && !seenJKT:
+			cnf.JWKThumbprint, seenJKT = v, true
+		case name == "x5t#S256" && !seenX5t:
+			cnf.X509Thumbprint, seenX5t = v, true
+		default:
+			return false
+		}
+		s.space()
+		if s.consume(',') {
+			continue
+		}
+		if !s.consume('}') {
+			return false
+		}
+		c.Confirmation = cnf
+		return true
 	}
 }
 

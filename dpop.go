@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -62,6 +63,9 @@ type DPoPVerifier struct {
 	maxSize int
 	replay  ReplayCache
 	now     func() time.Time
+	// keys remembers the keys of recent proofs by their jwk, since a
+	// client signs every proof with the same one.
+	keys proofKeys
 }
 
 // NewDPoPVerifier returns a DPoPVerifier with opts.
@@ -198,7 +202,7 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 	case h.Jwk == nil:
 		return nil, invalidProof("no jwk header")
 	}
-	key, jkt, err := proofKey(h.Jwk, Algorithm(h.Alg))
+	key, jkt, err := v.keys.get(h.Jwk, Algorithm(h.Alg))
 	if err != nil {
 		return nil, err
 	}
@@ -303,6 +307,43 @@ func proofKey(raw json.RawMessage, alg Algorithm) (*Key, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: jwk: %w", ErrInvalidDPoPProof, err)
 	}
+	return key, jkt, nil
+}
+
+// maxProofKeys bounds the proof keys a DPoPVerifier remembers.
+const maxProofKeys = 4096
+
+// proofKeys is a bounded cache of parsed proof keys, by alg and jwk.
+type proofKeys struct {
+	mu   sync.RWMutex
+	byID map[string]proofKeyEntry
+}
+
+type proofKeyEntry struct {
+	key *Key
+	jkt string
+}
+
+// get returns the key of jwk pinned to alg, parsing it on a miss. Only
+// keys that parse are remembered; when full, the cache starts over.
+func (p *proofKeys) get(jwk json.RawMessage, alg Algorithm) (*Key, string, error) {
+	id := string(alg) + "\x00" + string(jwk)
+	p.mu.RLock()
+	e, ok := p.byID[id]
+	p.mu.RUnlock()
+	if ok {
+		return e.key, e.jkt, nil
+	}
+	key, jkt, err := proofKey(jwk, alg)
+	if err != nil {
+		return nil, "", err
+	}
+	p.mu.Lock()
+	if p.byID == nil || len(p.byID) >= maxProofKeys {
+		p.byID = make(map[string]proofKeyEntry)
+	}
+	p.byID[id] = proofKeyEntry{key, jkt}
+	p.mu.Unlock()
 	return key, jkt, nil
 }
 

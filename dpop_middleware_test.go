@@ -22,7 +22,7 @@ type dpopRoute struct {
 	n      int // proofs made, for unique jtis
 }
 
-func newDPoPRoute(t *testing.T, dpopOn, require bool) *dpopRoute {
+func newDPoPRoute(t testing.TB, dpopOn, require bool) *dpopRoute {
 	t.Helper()
 	f := newFixture(t, nil)
 	opts := &guardian.GuardianOptions[string]{RequireDPoP: require}
@@ -49,7 +49,7 @@ func newDPoPRoute(t *testing.T, dpopOn, require bool) *dpopRoute {
 
 // token issues an access token for u, bound to the route's client key
 // when bound.
-func (rt *dpopRoute) token(t *testing.T, bound bool) string {
+func (rt *dpopRoute) token(t testing.TB, bound bool) string {
 	t.Helper()
 	o := &guardian.IssueOptions{}
 	if bound {
