@@ -367,19 +367,58 @@ func (s *jsonScanner) stringArray() ([]string, bool) {
 // x5t#S256, each at most once, with plain strings. Any other member goes
 // to encoding/json, which matches names case-insensitively.
 func (s *jsonScanner) confirmation(c *Claims) bool {
+	var cnf Confirmation
+	var seenJKT, seenX5t bool
+	ok := s.nullOrObject(func(name string) bool {
+		v, ok := s.plainString()
+		switch {
+		case !ok:
+			return false
+		case name == "jkt" && !seenJKT:
+			cnf.JWKThumbprint, seenJKT = v, true
+		case name == "x5t#S256" && !seenX5t:
+			cnf.X509Thumbprint, seenX5t = v, true
+		default:
+			return false
+		}
+		return true
+	})
+	c.Confirmation = cnf
+	return ok
+}
+
+// permissions reads pem: an object of plain names to integers that fit in
+// an int64, or null.
+func (s *jsonScanner) permissions(c *Claims) bool {
+	var list []PermissionBits
+	ok := s.nullOrObject(func(group string) bool {
+		start := s.i
+		if !s.skipNumber() {
+			return false
+		}
+		bits, ok := parseMask(s.s[start:s.i])
+		if ok {
+			list = addPermission(list, PermissionBits{Group: group, Bits: bits})
+		}
+		return ok
+	})
+	c.Permissions = list
+	return ok
+}
+
+// nullOrObject reads null, or an object with plain member names, calling
+// value for each member once the scanner is at its value; value reads it
+// and reports whether it could.
+func (s *jsonScanner) nullOrObject(value func(name string) bool) bool {
 	if strings.HasPrefix(s.s[s.i:], "null") {
 		s.i += 4
-		c.Confirmation = Confirmation{}
 		return true
 	}
 	if !s.consume('{') {
 		return false
 	}
-	var cnf Confirmation
-	var seenJKT, seenX5t bool
 	s.space()
 	if s.consume('}') {
-		c.Confirmation = cnf
 		return true
 	}
 	for {
@@ -393,76 +432,14 @@ func (s *jsonScanner) confirmation(c *Claims) bool {
 			return false
 		}
 		s.space()
-		v, ok := s.plainString()
-		if !ok {
-			return false
-		}
-		switch {
-		case name == "jkt" && !seenJKT:
-			cnf.JWKThumbprint, seenJKT = v, true
-		case name == "x5t#S256" && !seenX5t:
-			cnf.X509Thumbprint, seenX5t = v, true
-		default:
+		if !value(name) {
 			return false
 		}
 		s.space()
 		if s.consume(',') {
 			continue
 		}
-		if !s.consume('}') {
-			return false
-		}
-		c.Confirmation = cnf
-		return true
-	}
-}
-
-// permissions reads pem: an object of plain names to integers that fit in
-// an int64, or null.
-func (s *jsonScanner) permissions(c *Claims) bool {
-	if strings.HasPrefix(s.s[s.i:], "null") {
-		s.i += 4
-		c.Permissions = nil
-		return true
-	}
-	if !s.consume('{') {
-		return false
-	}
-	var list []PermissionBits
-	s.space()
-	if s.consume('}') {
-		c.Permissions = nil
-		return true
-	}
-	for {
-		s.space()
-		group, ok := s.plainString()
-		if !ok {
-			return false
-		}
-		s.space()
-		if !s.consume(':') {
-			return false
-		}
-		s.space()
-		start := s.i
-		if !s.skipNumber() {
-			return false
-		}
-		bits, ok := parseMask(s.s[start:s.i])
-		if !ok {
-			return false
-		}
-		list = addPermission(list, PermissionBits{Group: group, Bits: bits})
-		s.space()
-		if s.consume(',') {
-			continue
-		}
-		if !s.consume('}') {
-			return false
-		}
-		c.Permissions = list
-		return true
+		return s.consume('}')
 	}
 }
 

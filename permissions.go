@@ -1,6 +1,7 @@
 package guardian
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -96,7 +97,7 @@ func NewPermissionValues(groups map[string]map[string]int64) (*Permissions, erro
 			g.names = append(g.names, name)
 		}
 		slices.SortFunc(g.names, func(a, b string) int {
-			if c := compareInt64(g.values[a], g.values[b]); c != 0 {
+			if c := cmp.Compare(g.values[a], g.values[b]); c != 0 {
 				return c
 			}
 			return strings.Compare(a, b)
@@ -104,16 +105,6 @@ func NewPermissionValues(groups map[string]map[string]int64) (*Permissions, erro
 		p.groups[group] = g
 	}
 	return p, nil
-}
-
-func compareInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // checkPermissionName refuses a group or permission name that could not

@@ -1,6 +1,7 @@
 package guardian
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -173,15 +174,7 @@ func ClaimsEqual(want map[string]any) Requirement {
 		norm, _ := decodeJSONValue(b) // json.Marshal wrote valid JSON
 		list = append(list, wanted{name, norm})
 	}
-	slices.SortFunc(list, func(a, b wanted) int {
-		switch {
-		case a.name < b.name:
-			return -1
-		case a.name > b.name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(list, func(a, b wanted) int { return cmp.Compare(a.name, b.name) })
 	return Requirement{check: func(c *Claims) error {
 		var members map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(c.payload), &members); err != nil {

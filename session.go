@@ -66,17 +66,17 @@ func (g *Guardian[U]) grants(ctx context.Context, user U, custom any, perms []st
 // other origins read neither header unless the app's CORS answer lists
 // them in Access-Control-Expose-Headers; guardian never sets it.
 func (g *Guardian[U]) SignIn(w http.ResponseWriter, r *http.Request, user U) (TokenPair, *http.Request, error) {
-	return g.signIn(w, r, user, opts0, "", nil)
+	return g.signIn(w, r, user, noSignInOptions, "", nil)
 }
 
-// opts0 is the SignInOptions of SignIn.
-var opts0 = &SignInOptions{}
+// noSignInOptions is the SignInOptions of SignIn.
+var noSignInOptions = &SignInOptions{}
 
 // SignInWith is SignIn with the settings of opts: how the user
 // authenticated (acr, amr) and the scopes granted.
 func (g *Guardian[U]) SignInWith(w http.ResponseWriter, r *http.Request, user U, opts *SignInOptions) (TokenPair, *http.Request, error) {
 	if opts == nil {
-		opts = opts0
+		opts = noSignInOptions
 	}
 	return g.signIn(w, r, user, opts, "", nil)
 }
@@ -103,7 +103,7 @@ func (g *Guardian[U]) Reauthenticate(w http.ResponseWriter, r *http.Request, use
 		return TokenPair{}, r, errVerifyOnly
 	}
 	if opts == nil {
-		opts = opts0
+		opts = noSignInOptions
 	}
 	c, ok := g.CurrentClaims(r.Context())
 	switch {
@@ -236,8 +236,14 @@ func (g *Guardian[U]) successorOptions() *SuccessorOptions {
 			return nil, err
 		}
 		user = u
-		custom, _, err := g.grants(ctx, u, nil, []string{})
-		return custom, err
+		if g.claims == nil {
+			return nil, nil
+		}
+		custom, err := g.claims(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("guardian: claims for user: %w", err)
+		}
+		return custom, nil
 	}}
 	if g.perms != nil {
 		// Issuer.Refresh calls Permissions after Custom, for the same pair.
