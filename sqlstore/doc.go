@@ -77,6 +77,13 @@
 // IDs that [guardian.CheckID] refuses are refused with [ErrInvalidID]. The
 // README lists the DDL of every dialect.
 //
+// # DPoP replay cache
+//
+// A Store is also a [guardian.ReplayCache] ([Store.Use]): instances whose
+// DPoP verifiers share the database refuse a proof any of them has seen.
+// Its keys live in the replay table, named after the revocations table
+// with "_replay" appended and part of [Store.Schema] in both modes.
+//
 // # Allow-list mode
 //
 // With [Options].AllowList (GuardianDB's model), every issued token must be

@@ -41,7 +41,8 @@ func (d Dialect) columns() columnTypes {
 }
 
 // schema returns the DDL statements that create the store's tables and
-// indexes, each idempotent (IF NOT EXISTS).
+// indexes, each idempotent (IF NOT EXISTS): the revocations table, its
+// replay table and, in allow-list mode, the tokens table.
 func schema(d Dialect, rev, tok tableName, allowList bool) []string {
 	c := d.columns()
 	var stmts []string
@@ -59,6 +60,7 @@ func schema(d Dialect, rev, tok tableName, allowList bool) []string {
 	if d != MySQL {
 		stmts = append(stmts, rev.createIndex(d, "_until_idx", "until_ms"))
 	}
+	stmts = append(stmts, replaySchema(d, replayTableOf(rev))...)
 	if !allowList {
 		return stmts
 	}

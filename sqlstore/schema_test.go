@@ -115,17 +115,22 @@ func TestSchemaText(t *testing.T) {
 		{dialect: sqlstore.Postgres, want: []string{
 			`CREATE TABLE IF NOT EXISTS "guardian_revocations" (`, `id TEXT COLLATE "C" NOT NULL`, `until_ms BIGINT NOT NULL`, `PRIMARY KEY (kind, id)`,
 			`CREATE INDEX IF NOT EXISTS "guardian_revocations_until_idx" ON "guardian_revocations" (until_ms)`,
+			"CREATE TABLE IF NOT EXISTS \"guardian_revocations_replay\" (\n\tid TEXT COLLATE \"C\" NOT NULL PRIMARY KEY,\n\tuntil_ms BIGINT NOT NULL\n)",
+			`CREATE INDEX IF NOT EXISTS "guardian_revocations_replay_idx" ON "guardian_revocations_replay" (until_ms)`,
 			`jti TEXT COLLATE "C" NOT NULL PRIMARY KEY`, `CREATE INDEX IF NOT EXISTS "guardian_tokens_subject_idx" ON "guardian_tokens" (subject)`,
 			"expires_ms BIGINT NOT NULL,\n\tuntil_ms BIGINT NOT NULL\n)",
 			`CREATE INDEX IF NOT EXISTS "guardian_tokens_until_idx" ON "guardian_tokens" (until_ms)`,
 		}},
 		{dialect: sqlstore.MySQL, want: []string{
 			"CREATE TABLE IF NOT EXISTS `guardian_revocations` (", "id VARBINARY(1024) NOT NULL", "KEY `guardian_revocations_until_idx` (until_ms)",
-			") ENGINE=InnoDB", "token_type VARBINARY(255) NOT NULL", "KEY `guardian_tokens_family_idx` (family)",
+			") ENGINE=InnoDB", "CREATE TABLE IF NOT EXISTS `guardian_revocations_replay` (\n\tid VARBINARY(1024) NOT NULL PRIMARY KEY,\n\tuntil_ms BIGINT NOT NULL,\n\tKEY `guardian_revocations_replay_idx` (until_ms)\n) ENGINE=InnoDB",
+			"token_type VARBINARY(255) NOT NULL", "KEY `guardian_tokens_family_idx` (family)",
 			"expires_ms BIGINT NOT NULL,\n\tuntil_ms BIGINT NOT NULL,", "KEY `guardian_tokens_until_idx` (until_ms)",
 		}},
 		{dialect: sqlstore.SQLite, want: []string{
 			`CREATE TABLE IF NOT EXISTS "guardian_revocations" (`, "kind INTEGER NOT NULL", "id TEXT NOT NULL",
+			"CREATE TABLE IF NOT EXISTS \"guardian_revocations_replay\" (\n\tid TEXT NOT NULL PRIMARY KEY,\n\tuntil_ms INTEGER NOT NULL\n)",
+			`CREATE INDEX IF NOT EXISTS "guardian_revocations_replay_idx" ON "guardian_revocations_replay" (until_ms)`,
 			"expires_ms INTEGER NOT NULL,\n\tuntil_ms INTEGER NOT NULL\n)",
 			`CREATE INDEX IF NOT EXISTS "guardian_tokens_until_idx" ON "guardian_tokens" (until_ms)`,
 		}},

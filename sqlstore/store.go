@@ -110,8 +110,10 @@ type Store struct {
 	now       func() time.Time
 	logger    *slog.Logger
 	rev, tok  tableName
+	rpl       tableName // the replay table, named after rev
 	ddl       []string
 	q         queries
+	rq        replayQueries
 
 	// Prepared on first use, so that New does no I/O.
 	revoked, upsert, record lazyStmt
@@ -180,6 +182,10 @@ func New(db *sql.DB, dialect Dialect, opts *Options) (*Store, error) {
 	if o.AllowList && rev == tok {
 		return nil, fmt.Errorf("%w: revocations and tokens tables are both %q", ErrInvalidTableName, rev)
 	}
+	rpl := replayTableOf(rev)
+	if o.AllowList && rpl == tok {
+		return nil, fmt.Errorf("%w: the tokens table %q is the replay table of %q", ErrInvalidTableName, tok, rev)
+	}
 	s := &Store{
 		db:         db,
 		dialect:    dialect,
@@ -189,8 +195,10 @@ func New(db *sql.DB, dialect Dialect, opts *Options) (*Store, error) {
 		logger:     o.Logger,
 		rev:        rev,
 		tok:        tok,
+		rpl:        rpl,
 		ddl:        schema(dialect, rev, tok, o.AllowList),
 		q:          buildQueries(dialect, rev, tok, o.AllowList),
+		rq:         buildReplayQueries(dialect, rpl),
 		sweepBatch: 1000,
 	}
 	s.revoked.init(s.q.revoked.text)
