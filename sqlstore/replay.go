@@ -181,4 +181,3 @@ func (s *Store) useMySQL(ctx context.Context, q *replayQueries, key string, unti
 	}
 	return false, s.fail(ctx, "use replay key", insertErr)
 }
-
