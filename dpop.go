@@ -49,6 +49,24 @@ type DPoPOptions struct {
 	// protection across them. Default: a [MemoryReplayCache] of this
 	// process.
 	Replay ReplayCache
+	// NonceSecret, when set, turns server nonces on (RFC 9449 §8, §9):
+	// every proof must then carry a nonce the server handed out in a
+	// DPoP-Nonce header. A proof without one, or with one that is unknown
+	// or too old, is refused with [ErrUseDPoPNonce] (use_dpop_nonce), and
+	// the refusal hands out the nonce to use; the client retries with it.
+	// The nonces are made from the secret and the time, without state:
+	// give every instance the same secret, at least 32 random bytes, and
+	// each accepts the nonces of the others (their clocks within Leeway
+	// of each other). Default: nil, no nonces (the proof's iat and jti
+	// bound its use).
+	NonceSecret []byte
+	// NonceRotation is how often the nonce changes. A nonce is handed out
+	// during its period and accepted until the end of the next one (plus
+	// Leeway), and a request whose nonce is not the newest gets the newest
+	// in a DPoP-Nonce header, so a client that keeps up is never refused.
+	// At least 10 s and twice the Leeway. Default:
+	// [DefaultDPoPNonceRotation].
+	NonceRotation time.Duration
 	// Clock returns the current time. Default: time.Now.
 	Clock func() time.Time
 }
@@ -66,6 +84,8 @@ type DPoPVerifier struct {
 	// keys remembers the keys of recent proofs by their jwk, since a
 	// client signs every proof with the same one.
 	keys proofKeys
+	// nonces makes and checks server nonces; nil: none.
+	nonces *dpopNonces
 }
 
 // NewDPoPVerifier returns a DPoPVerifier with opts.
@@ -107,7 +127,33 @@ func NewDPoPVerifier(opts *DPoPOptions) (*DPoPVerifier, error) {
 	if v.replay == nil {
 		v.replay = NewMemoryReplayCache(0)
 	}
+	if o.NonceSecret != nil {
+		if len(o.NonceSecret) < minNonceSecret {
+			return nil, fmt.Errorf("%w: DPoP NonceSecret of %d bytes, want at least %d", ErrConfig, len(o.NonceSecret), minNonceSecret)
+		}
+		rot := o.NonceRotation
+		switch {
+		case rot == 0:
+			rot = DefaultDPoPNonceRotation
+		case rot < 10*time.Second || rot < 2*v.leeway:
+			return nil, fmt.Errorf("%w: DPoP NonceRotation %v, want at least 10s and twice the Leeway", ErrConfig, rot)
+		}
+		v.nonces = newDPoPNonces(o.NonceSecret, rot, v.leeway, v.now)
+	} else if o.NonceRotation != 0 {
+		return nil, fmt.Errorf("%w: DPoP NonceRotation without a NonceSecret", ErrConfig)
+	}
 	return v, nil
+}
+
+// Nonce returns the server nonce to hand out now, for a DPoP-Nonce header
+// (RFC 9449 §8.2), or "" when server nonces are off. The Guardian hands it
+// out itself when a request needs it; an app may also send it ahead, e.g.
+// on the page that logs in, to save the client a round trip.
+func (v *DPoPVerifier) Nonce() string {
+	if v.nonces == nil {
+		return ""
+	}
+	return v.nonces.current()
 }
 
 // Algorithms returns the proof algorithms v accepts, for the algs
@@ -128,7 +174,9 @@ type DPoPRequest struct {
 	// JKT, when set, is the thumbprint the token is bound to (cnf.jkt):
 	// the proof's key must have it (§4.3 point 12, §6.1).
 	JKT string
-	// Nonce, when set, is the server nonce the proof must carry (§8).
+	// Nonce, when set, is the server nonce the proof must carry (§8), for
+	// apps that keep nonces of their own; with DPoPOptions.NonceSecret the
+	// verifier's nonces are required as well.
 	Nonce string
 }
 
@@ -141,6 +189,10 @@ type DPoPProof struct {
 	ID string
 	// IssuedAt is the proof's iat.
 	IssuedAt time.Time
+	// NextNonce, with server nonces on, is a newer nonce the client should
+	// use from now on, for the DPoP-Nonce header of the answer (RFC 9449
+	// §8.2); empty when the proof's nonce is the newest.
+	NextNonce string
 }
 
 // dpopHeader is the JOSE header of a proof.
@@ -175,8 +227,9 @@ const maxProofIDLength = 256
 // public jwk (never a private one) that verifies the signature; jti, htm,
 // htu and iat present; htm and htu those of the request; iat within MaxAge
 // before now and Leeway after; ath, the key's thumbprint and the nonce as
-// req asks; and last, the jti never seen before within MaxAge (the
-// ReplayCache). A failure wraps [ErrInvalidDPoPProof], or [ErrUnavailable]
+// req asks; the server nonce (DPoPOptions.NonceSecret); and last, the jti never seen before within MaxAge (the
+// ReplayCache). A failure wraps [ErrInvalidDPoPProof] (and [ErrUseDPoPNonce]
+// for a nonce: see [DPoPNonceOf]), or [ErrUnavailable]
 // when the ReplayCache cannot answer: the proof is then refused too.
 func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest) (*DPoPProof, error) {
 	if len(proof) > v.maxSize {
@@ -248,7 +301,18 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 		return nil, invalidProof("the proof's key is not the one the token is bound to")
 	}
 	if req.Nonce != "" && (c.Nonce == nil || !equalStrings(*c.Nonce, req.Nonce)) {
-		return nil, invalidProof("nonce is not the server's")
+		return nil, &nonceError{reason: "the proof's nonce is not the server's", nonce: req.Nonce}
+	}
+	var next string
+	if v.nonces != nil {
+		if c.Nonce == nil {
+			return nil, &nonceError{reason: "the proof has no nonce", nonce: v.nonces.current()}
+		}
+		ok, fresh := v.nonces.check(*c.Nonce)
+		if !ok {
+			return nil, &nonceError{reason: "the proof's nonce is unknown or too old", nonce: fresh}
+		}
+		next = fresh
 	}
 	// Last: a proof that fails any check above is not remembered, so
 	// garbage cannot fill the cache. The key is the thumbprint and the
@@ -260,7 +324,7 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 	if !first {
 		return nil, invalidProof("replayed: its jti was seen before")
 	}
-	return &DPoPProof{JKT: jkt, ID: c.Jti, IssuedAt: iat}, nil
+	return &DPoPProof{JKT: jkt, ID: c.Jti, IssuedAt: iat, NextNonce: next}, nil
 }
 
 // invalidProof is a refused proof.

@@ -1,6 +1,7 @@
 package guardian
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,28 +10,57 @@ import (
 // checkBinding applies the rules of RFC 9449 §7 to a verified token: a
 // DPoP-bound token (cnf.jkt) needs the DPoP scheme and a proof, made by
 // its key, for this request; the DPoP scheme needs a bound token; and
-// where DPoP is required, a token that is not bound is refused.
-func (g *Guardian[U]) checkBinding(r *http.Request, cred credential, c *Claims, requireDPoP bool) error {
+// where DPoP is required, a token that is not bound is refused. It
+// returns the newer server nonce to hand out, if any.
+func (g *Guardian[U]) checkBinding(r *http.Request, cred credential, c *Claims, requireDPoP bool) (nextNonce string, err error) {
 	jkt := c.Confirmation.JWKThumbprint
 	switch {
 	case cred.dpop && jkt == "":
-		return invalid(ErrTokenType, "the DPoP scheme with a token that is not DPoP-bound")
+		return "", invalid(ErrTokenType, "the DPoP scheme with a token that is not DPoP-bound")
 	case !cred.dpop && jkt != "":
-		return invalid(ErrTokenType, "a DPoP-bound token needs the DPoP scheme and a proof")
+		return "", invalid(ErrTokenType, "a DPoP-bound token needs the DPoP scheme and a proof")
 	case !cred.dpop && requireDPoP:
-		return invalid(ErrTokenType, "this route accepts DPoP-bound tokens only")
+		return "", invalid(ErrTokenType, "this route accepts DPoP-bound tokens only")
 	case !cred.dpop:
-		return nil
+		return "", nil
 	}
 	if g.dpop == nil { // a route's RequireDPoP without GuardianOptions.DPoP
-		return invalid(ErrTokenType, "DPoP is not configured")
+		return "", invalid(ErrTokenType, "DPoP is not configured")
 	}
 	proofs := r.Header.Values("DPoP")
 	if len(proofs) != 1 {
-		return invalidProof("want exactly one DPoP header, got %d", len(proofs))
+		return "", invalidProof("want exactly one DPoP header, got %d", len(proofs))
 	}
-	_, err := g.dpop.Verify(r.Context(), proofs[0], DPoPRequest{Method: r.Method, URL: g.urlOf(r), AccessToken: cred.raw, JKT: jkt})
-	return err
+	p, err := g.dpop.Verify(r.Context(), proofs[0], DPoPRequest{Method: r.Method, URL: g.urlOf(r), AccessToken: cred.raw, JKT: jkt})
+	if err != nil {
+		return "", err
+	}
+	return p.NextNonce, nil
+}
+
+// setNextNonce hands out a newer server nonce on the answer (RFC 9449
+// §8.2), when there is one.
+func setNextNonce(w http.ResponseWriter, nonce string) {
+	if nonce != "" {
+		w.Header().Set("DPoP-Nonce", nonce)
+	}
+}
+
+// tokenRequestError is a DPoP proof refused at a token request (SignIn,
+// Refresh): RFC 9449 §5 and §8 answer it as RFC 6749 §5.2 does, 400,
+// rather than with the 401 of a resource request.
+type tokenRequestError struct{ err error }
+
+func (e *tokenRequestError) Error() string { return e.err.Error() }
+func (e *tokenRequestError) Unwrap() error { return e.err }
+
+// atTokenRequest marks err, a DPoP proof's refusal, as one of a token
+// request.
+func atTokenRequest(err error) error {
+	if err == nil || !errors.Is(err, ErrInvalidDPoPProof) {
+		return err
+	}
+	return &tokenRequestError{err}
 }
 
 // urlOf is the URL the client used for r (GuardianOptions.RequestURL).
@@ -78,27 +108,30 @@ func (g *Guardian[U]) dpopAlgs() string {
 
 // signInBinding is the key a login's tokens are bound to: the key of the
 // request's DPoP proof (checked for this request, with no token), or none
-// without a proof or with DPoP off.
-func (g *Guardian[U]) signInBinding(r *http.Request) (Confirmation, error) {
+// without a proof or with DPoP off. It hands out a newer server nonce on
+// w, if any.
+func (g *Guardian[U]) signInBinding(w http.ResponseWriter, r *http.Request) (Confirmation, error) {
 	proofs := r.Header.Values("DPoP")
 	if g.dpop == nil || len(proofs) == 0 {
 		return Confirmation{}, nil
 	}
 	if len(proofs) != 1 {
-		return Confirmation{}, invalidProof("want exactly one DPoP header, got %d", len(proofs))
+		return Confirmation{}, atTokenRequest(invalidProof("want exactly one DPoP header, got %d", len(proofs)))
 	}
 	p, err := g.dpop.Verify(r.Context(), proofs[0], DPoPRequest{Method: r.Method, URL: g.urlOf(r)})
 	if err != nil {
-		return Confirmation{}, err
+		return Confirmation{}, atTokenRequest(err)
 	}
+	setNextNonce(w, p.NextNonce)
 	return Confirmation{JWKThumbprint: p.JKT}, nil
 }
 
 // refreshBinding checks the DPoP proof of a refresh: a bound refresh
 // token needs a proof of its key, so that a stolen one is useless (RFC
 // 9449 §5, §5.2); with an unbound one, a proof binds the new tokens to its
-// key. It returns the binding to ask of Issuer.Refresh.
-func (g *Guardian[U]) refreshBinding(r *http.Request, raw string) (*Confirmation, error) {
+// key. It returns the binding to ask of Issuer.Refresh, and hands out a
+// newer server nonce on w, if any.
+func (g *Guardian[U]) refreshBinding(w http.ResponseWriter, r *http.Request, raw string) (*Confirmation, error) {
 	_, old, err := g.issuer.Peek(r.Context(), raw) // Refresh verifies it
 	if err != nil {
 		return nil, nil
@@ -111,11 +144,12 @@ func (g *Guardian[U]) refreshBinding(r *http.Request, raw string) (*Confirmation
 	case g.dpop == nil:
 		return nil, invalid(ErrTokenType, "a DPoP-bound refresh token, and DPoP is off")
 	case len(proofs) != 1:
-		return nil, invalidProof("want exactly one DPoP header, got %d", len(proofs))
+		return nil, atTokenRequest(invalidProof("want exactly one DPoP header, got %d", len(proofs)))
 	}
 	p, err := g.dpop.Verify(r.Context(), proofs[0], DPoPRequest{Method: r.Method, URL: g.urlOf(r), JKT: jkt})
 	if err != nil {
-		return nil, err
+		return nil, atTokenRequest(err)
 	}
+	setNextNonce(w, p.NextNonce)
 	return &Confirmation{JWKThumbprint: p.JKT}, nil
 }

@@ -17,6 +17,7 @@ import (
 type dpopRoute struct {
 	f      *fixture
 	g      *guardian.Guardian[string]
+	v      *guardian.DPoPVerifier // nil: DPoP off
 	client *dpopClient
 	h      http.Handler
 	n      int // proofs made, for unique jtis
@@ -24,22 +25,36 @@ type dpopRoute struct {
 
 func newDPoPRoute(t testing.TB, dpopOn, require bool) *dpopRoute {
 	t.Helper()
+	var dopts *guardian.DPoPOptions
+	if dpopOn {
+		dopts = &guardian.DPoPOptions{}
+	}
+	return newDPoPRouteWith(t, dopts, require)
+}
+
+// newDPoPRouteWith is newDPoPRoute with the DPoP verifier of dopts (nil:
+// DPoP off), on the fixture's clock, accepting ES256 proofs.
+func newDPoPRouteWith(t testing.TB, dopts *guardian.DPoPOptions, require bool) *dpopRoute {
+	t.Helper()
 	f := newFixture(t, nil)
 	opts := &guardian.GuardianOptions[string]{RequireDPoP: require}
-	if dpopOn {
-		v, err := guardian.NewDPoPVerifier(&guardian.DPoPOptions{Clock: f.clock.Now, Algorithms: []guardian.Algorithm{guardian.ES256}})
+	if dopts != nil {
+		o := *dopts
+		o.Clock, o.Algorithms = f.clock.Now, []guardian.Algorithm{guardian.ES256}
+		v, err := guardian.NewDPoPVerifier(&o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		opts.DPoP = v
 	}
+	var v *guardian.DPoPVerifier = opts.DPoP
 	g, err := guardian.New(f.issuer,
 		func(u string) (string, error) { return u, nil },
 		func(_ context.Context, c *guardian.Claims) (string, error) { return c.Subject, nil }, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &dpopRoute{f: f, g: g, client: newDPoPClient(t)}
+	rt := &dpopRoute{f: f, g: g, v: v, client: newDPoPClient(t)}
 	rt.h = g.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := guardian.CurrentClaims(r.Context())
 		w.Write([]byte(c.Subject))

@@ -180,7 +180,7 @@ func TestDPoPVerify(t *testing.T) {
 		{name: "no iat", want: guardian.ErrInvalidDPoPProof, proof: func() string {
 			return client.proof(t, with(map[string]any{"jti": "ni", "iat": nil}), nil, nil)
 		}},
-		{name: "a nonce required and missing", want: guardian.ErrInvalidDPoPProof, proof: func() string {
+		{name: "a nonce required and missing", want: guardian.ErrUseDPoPNonce, proof: func() string {
 			return client.proof(t, with(map[string]any{"jti": "n"}), nil, nil)
 		}, req: func(r guardian.DPoPRequest) guardian.DPoPRequest { r.Nonce = "server-nonce"; return r }},
 		{name: "the nonce required", proof: func() string {
@@ -214,8 +214,12 @@ func TestDPoPVerify(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
-			if status, code := guardian.ErrorStatus(err); status != 401 || code != "invalid_dpop_proof" {
-				t.Errorf("ErrorStatus: got %d %q, want 401 invalid_dpop_proof", status, code)
+			wantCode := "invalid_dpop_proof"
+			if errors.Is(tt.want, guardian.ErrUseDPoPNonce) {
+				wantCode = "use_dpop_nonce"
+			}
+			if status, code := guardian.ErrorStatus(err); status != 401 || code != wantCode || !errors.Is(err, guardian.ErrInvalidDPoPProof) {
+				t.Errorf("ErrorStatus: got %d %q, want 401 %s (and ErrInvalidDPoPProof)", status, code, wantCode)
 			}
 		})
 	}

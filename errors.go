@@ -92,6 +92,12 @@ var (
 	// verify, does not match the request or the token, is too old, or was
 	// seen before (see [DPoPVerifier]).
 	ErrInvalidDPoPProof = errors.New("guardian: invalid DPoP proof")
+	// ErrUseDPoPNonce: server nonces are on (DPoPOptions.NonceSecret) and
+	// a DPoP proof carries no nonce, or one that is unknown or too old
+	// (RFC 9449 §8, §9). It comes with ErrInvalidDPoPProof; the refusal
+	// (use_dpop_nonce) hands out the nonce to use in a DPoP-Nonce header,
+	// see [DPoPNonceOf].
+	ErrUseDPoPNonce = errors.New("guardian: use the DPoP nonce")
 	// ErrKey is wrapped by every error about a key given to a constructor
 	// or read from a JWK set.
 	ErrKey = errors.New("guardian: unusable key")
@@ -116,7 +122,7 @@ var reasons = []error{
 	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
 	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
 	ErrResourceNotFound, ErrMalformedRequest, ErrMissingToken, ErrCrossSite,
-	ErrInsufficientScope, ErrInsufficientUserAuthentication, ErrInvalidDPoPProof, ErrAlreadyAuthenticated, ErrKeysUnavailable, ErrRevokerUnavailable, ErrUnavailable,
+	ErrInsufficientScope, ErrInsufficientUserAuthentication, ErrUseDPoPNonce, ErrInvalidDPoPProof, ErrAlreadyAuthenticated, ErrKeysUnavailable, ErrRevokerUnavailable, ErrUnavailable,
 	ErrInvalidToken, ErrInvalidRevocation, ErrInvalidID, ErrKey,
 	ErrNoRevoker, ErrInvalidCredentials, ErrConfig, ErrInvalidArgument,
 }

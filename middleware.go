@@ -181,6 +181,9 @@ func (g *Guardian[U]) Refuse(w http.ResponseWriter, r *http.Request, err error) 
 // refuse answers a refused request through onFail (nil: the Guardian's
 // error handler), after the OnRefused hook.
 func (g *Guardian[U]) refuse(w http.ResponseWriter, r *http.Request, onFail ErrorHandler, err error) {
+	if nonce, ok := DPoPNonceOf(err); ok {
+		w.Header().Set("DPoP-Nonce", nonce) // RFC 9449 §8, §9
+	}
 	if g.refused != nil {
 		g.refused(r, Reason(err))
 	}
@@ -260,10 +263,11 @@ func (g *Guardian[U]) verifyWith(opts *VerifyOptions, extract extractor) func(ht
 				if v := g.verifierOf(r); v == nil {
 					st.err = invalid(ErrIssuer, "no trusted issuer for this request")
 				} else if st.claims, err = v.Verify(ctx, raw, types...); err == nil {
-					if err = g.checkBinding(r, cred, st.claims, requireDPoP); err != nil {
+					if next, err := g.checkBinding(r, cred, st.claims, requireDPoP); err != nil {
 						st.claims, st.err = nil, err
 					} else {
 						st.token = raw
+						setNextNonce(w, next)
 					}
 				} else if !authheader.IsToken68(raw) {
 					st.err = fmt.Errorf("%w: the token has characters outside token68", ErrMalformedRequest)

@@ -20,7 +20,10 @@ import (
 //	ErrInsufficientScope     403 insufficient_scope
 //	ErrInsufficientUserAuthentication
 //	                         401 insufficient_user_authentication
-//	ErrInvalidDPoPProof      401 invalid_dpop_proof (RFC 9449 §7.1)
+//	ErrInvalidDPoPProof      401 invalid_dpop_proof (RFC 9449 §7.1); 400
+//	                         at a token request (SignIn, Refresh: §5)
+//	ErrUseDPoPNonce          401 use_dpop_nonce (§9); 400 at a token
+//	                         request (§8)
 //	ErrCrossSite             403 cross_site_request
 //	ErrAlreadyAuthenticated  403 already_authenticated
 //	ErrUnavailable           503 temporarily_unavailable
@@ -36,7 +39,15 @@ func ErrorStatus(err error) (status int, code string) {
 	case errors.Is(err, ErrInsufficientUserAuthentication):
 		return http.StatusUnauthorized, "insufficient_user_authentication"
 	case errors.Is(err, ErrInvalidDPoPProof):
-		return http.StatusUnauthorized, "invalid_dpop_proof"
+		status := http.StatusUnauthorized
+		var tr *tokenRequestError
+		if errors.As(err, &tr) {
+			status = http.StatusBadRequest // RFC 9449 §5, §8: RFC 6749 §5.2
+		}
+		if errors.Is(err, ErrUseDPoPNonce) {
+			return status, "use_dpop_nonce"
+		}
+		return status, "invalid_dpop_proof"
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrResourceNotFound), isTokenKind(err):
 		return http.StatusUnauthorized, "invalid_token"
 	case errors.Is(err, ErrInsufficientScope):

@@ -146,7 +146,7 @@ func (g *Guardian[U]) signIn(w http.ResponseWriter, r *http.Request, user U, opt
 		return TokenPair{}, r, err
 	}
 	if cnf == nil {
-		bound, err := g.signInBinding(r)
+		bound, err := g.signInBinding(w, r)
 		if err != nil {
 			return TokenPair{}, r, err
 		}
@@ -213,7 +213,7 @@ func (g *Guardian[U]) Refresh(w http.ResponseWriter, r *http.Request) (TokenPair
 	raw, err := g.presentedRefreshToken(w, r)
 	if err == nil {
 		so := g.successorOptions()
-		if so.Confirmation, err = g.refreshBinding(r, raw); err == nil {
+		if so.Confirmation, err = g.refreshBinding(w, r, raw); err == nil {
 			var pair TokenPair
 			if pair, err = g.issuer.Refresh(r.Context(), raw, so); err == nil {
 				g.handOut(w, pair)
