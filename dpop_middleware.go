@@ -68,11 +68,7 @@ func (g *Guardian[U]) urlOf(r *http.Request) *url.URL {
 	if g.requestURL != nil {
 		return g.requestURL(r)
 	}
-	scheme := "https"
-	if r.TLS == nil {
-		scheme = "http"
-	}
-	return &url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
+	return defaultRequestURL(r)
 }
 
 // challengeSchemes are the schemes of the WWW-Authenticate challenges of

@@ -96,9 +96,10 @@ type GuardianOptions[U any] struct {
 	// tokens that are not bound may come as Bearer.
 	RequireDPoP bool
 	// RequestURL returns the URL a client used for a request, which a DPoP
-	// proof's htu must name. Behind a proxy, build it from the forwarded
-	// headers you trust. Default: https (http without TLS), r.Host and
-	// r.URL's path.
+	// proof's htu must name. Behind a proxy: [PublicOrigin] for a service
+	// with one public origin, or [ForwardedURL] for the forwarded headers
+	// of the proxies you trust. Default: https (http without TLS), r.Host
+	// and r.URL's path.
 	RequestURL func(r *http.Request) *url.URL
 	// Logger receives, at level Error, the cause of every 5xx answer of
 	// the default error handler (a store outage, a failing resource
