@@ -287,3 +287,29 @@ func mustJSON(tb testing.TB, v any) string {
 	}
 	return string(b)
 }
+
+// TestDPoPRFC9449Example verifies the proof of RFC 9449 Figure 2 (a token
+// request to https://server.example.com/token), at its own time, and
+// checks its key's thumbprint against the cnf.jkt of the RFC's §6.1.
+func TestDPoPRFC9449Example(t *testing.T) {
+	const proof = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19" +
+		".eyJqdGkiOiItQndDM0VTYzZhY2MybFRjIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vc2VydmVyLmV4YW1wbGUuY29tL3Rva2VuIiwiaWF0IjoxNTYyMjYyNjE2fQ" +
+		".2-GxA6T8lP4vfrg8v-FdWP0A0zdrj8igiMLvqRMUvwnQg4PtFLbdLXiOSsX0x7NVY-FNyJK70nfbV37xRZT3Lg"
+	at := time.Unix(1562262616, 0).Add(10 * time.Second)
+	v, err := guardian.NewDPoPVerifier(&guardian.DPoPOptions{Clock: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := guardian.DPoPRequest{Method: "POST", URL: &url.URL{Scheme: "https", Host: "server.example.com", Path: "/token"},
+		JKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
+	p, err := v.Verify(context.Background(), proof, req)
+	if err != nil {
+		t.Fatalf("the RFC's proof: %v", err)
+	}
+	if p.ID != "-BwC3ESc6acc2lTc" || !p.IssuedAt.Equal(time.Unix(1562262616, 0)) {
+		t.Errorf("got %+v", p)
+	}
+	if _, err := v.Verify(context.Background(), proof, req); !errors.Is(err, guardian.ErrInvalidDPoPProof) {
+		t.Errorf("the RFC's proof again: %v, want a replay refused", err)
+	}
+}
