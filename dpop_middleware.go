@@ -16,16 +16,16 @@ func (g *Guardian[U]) checkBinding(r *http.Request, cred credential, c *Claims, 
 	jkt := c.Confirmation.JWKThumbprint
 	switch {
 	case cred.dpop && jkt == "":
-		return "", invalid(ErrTokenType, "the DPoP scheme with a token that is not DPoP-bound")
+		return "", invalid(ErrTokenBinding, "the DPoP scheme with a token that is not DPoP-bound")
 	case !cred.dpop && jkt != "":
-		return "", invalid(ErrTokenType, "a DPoP-bound token needs the DPoP scheme and a proof")
+		return "", invalid(ErrTokenBinding, "a DPoP-bound token needs the DPoP scheme and a proof")
 	case !cred.dpop && requireDPoP:
-		return "", invalid(ErrTokenType, "this route accepts DPoP-bound tokens only")
+		return "", invalid(ErrTokenBinding, "this route accepts DPoP-bound tokens only")
 	case !cred.dpop:
 		return "", nil
 	}
 	if g.dpop == nil { // a route's RequireDPoP without GuardianOptions.DPoP
-		return "", invalid(ErrTokenType, "DPoP is not configured")
+		return "", invalid(ErrTokenBinding, "DPoP is not configured")
 	}
 	proofs := r.Header.Values("DPoP")
 	if len(proofs) != 1 {
@@ -71,26 +71,33 @@ func (g *Guardian[U]) urlOf(r *http.Request) *url.URL {
 	return defaultRequestURL(r)
 }
 
-// challengeSchemes are the schemes of the WWW-Authenticate challenges of
-// a refusal: DPoP where it is required, or where the request used it or
-// its proof failed; both when DPoP is allowed and the request has no
-// token; else the Guardian's scheme.
-func (g *Guardian[U]) challengeSchemes(r *http.Request, noToken, proofFailed bool) []string {
-	switch {
-	case g.dpop == nil:
-		return []string{g.scheme}
-	case g.requireDPoP || proofFailed || usedDPoPScheme(r, g.header):
-		return []string{"DPoP"}
-	case noToken:
-		return []string{g.scheme, "DPoP"}
-	}
-	return []string{g.scheme}
+// challenge is one WWW-Authenticate challenge of a refusal: its scheme,
+// and whether it carries the refusal's error parameters.
+type challenge struct {
+	scheme string
+	params bool
 }
 
-// usedDPoPScheme reports whether r's header presents "DPoP <token>".
+// challenges are the WWW-Authenticate challenges of a refusal (RFC 9449
+// §7.1): with DPoP off, the Guardian's scheme; where DPoP is required, or
+// the request used it or its proof failed, DPoP; else (DPoP allowed) the
+// Guardian's scheme with the error and a DPoP challenge with its algs, so
+// that a client learns it may, or for a bound token must, use DPoP.
+func (g *Guardian[U]) challenges(r *http.Request, proofFailed bool) []challenge {
+	switch {
+	case g.dpop == nil:
+		return []challenge{{g.scheme, true}}
+	case g.requireDPoP || proofFailed || usedDPoPScheme(r, g.header):
+		return []challenge{{"DPoP", true}}
+	}
+	return []challenge{{g.scheme, true}, {"DPoP", false}}
+}
+
+// usedDPoPScheme reports whether r's header presents the DPoP scheme,
+// with or without a token.
 func usedDPoPScheme(r *http.Request, header string) bool {
 	v := strings.TrimLeft(r.Header.Get(header), " \t")
-	return len(v) > 5 && strings.EqualFold(v[:5], "DPoP ")
+	return len(v) >= 4 && strings.EqualFold(v[:4], "DPoP") && (len(v) == 4 || v[4] == ' ' || v[4] == '\t')
 }
 
 // dpopAlgs is the algs parameter of a DPoP challenge (RFC 9449 §7.1).
@@ -138,7 +145,7 @@ func (g *Guardian[U]) refreshBinding(w http.ResponseWriter, r *http.Request, raw
 	case jkt == "" && (g.dpop == nil || len(proofs) == 0):
 		return nil, nil
 	case g.dpop == nil:
-		return nil, invalid(ErrTokenType, "a DPoP-bound refresh token, and DPoP is off")
+		return nil, invalid(ErrTokenBinding, "a DPoP-bound refresh token, and DPoP is off")
 	case len(proofs) != 1:
 		return nil, atTokenRequest(invalidProof("want exactly one DPoP header, got %d", len(proofs)))
 	}

@@ -118,10 +118,13 @@ func TestDPoPMiddleware(t *testing.T) {
 		}},
 		{name: "a stolen bound token sent as Bearer", dpopOn: true, status: 401, request: func(t *testing.T, rt *dpopRoute) *httptest.ResponseRecorder {
 			return rt.serve("Bearer " + rt.token(t, true))
-		}, challenges: []string{`Bearer realm="api", error="invalid_token", error_description="wrong token type"`}},
+		}, challenges: []string{`Bearer realm="api", error="invalid_token", error_description="token binding does not fit the request"`, dpopChallenge}},
+		{name: "the DPoP scheme without a token", dpopOn: true, status: 400, request: func(t *testing.T, rt *dpopRoute) *httptest.ResponseRecorder {
+			return rt.serve("DPoP")
+		}, challenges: []string{dpopChallenge + `, error="invalid_request", error_description="malformed request"`}},
 		{name: "a stolen bound token sent as Bearer, DPoP off", status: 401, request: func(t *testing.T, rt *dpopRoute) *httptest.ResponseRecorder {
 			return rt.serve("Bearer " + rt.token(t, true))
-		}, challenges: []string{`Bearer realm="api", error="invalid_token", error_description="wrong token type"`}},
+		}, challenges: []string{`Bearer realm="api", error="invalid_token", error_description="token binding does not fit the request"`}},
 		{name: "a bound token without a proof", dpopOn: true, status: 401, request: func(t *testing.T, rt *dpopRoute) *httptest.ResponseRecorder {
 			return rt.serve("DPoP " + rt.token(t, true))
 		}, challenges: []string{dpopChallenge + `, error="invalid_dpop_proof", error_description="invalid DPoP proof"`}},
@@ -148,13 +151,13 @@ func TestDPoPMiddleware(t *testing.T) {
 		{name: "a bearer token under the DPoP scheme", dpopOn: true, status: 401, request: func(t *testing.T, rt *dpopRoute) *httptest.ResponseRecorder {
 			tok := rt.token(t, false)
 			return rt.serve("DPoP "+tok, rt.proofFor(t, htu, tok))
-		}, challenges: []string{dpopChallenge + `, error="invalid_token", error_description="wrong token type"`}},
+		}, challenges: []string{dpopChallenge + `, error="invalid_token", error_description="token binding does not fit the request"`}},
 		{name: "a bearer token where DPoP is allowed", dpopOn: true, status: 200, request: func(t *testing.T, rt *dpopRoute) *httptest.ResponseRecorder {
 			return rt.serve("Bearer " + rt.token(t, false))
 		}},
 		{name: "a bearer token where DPoP is required", dpopOn: true, require: true, status: 401, request: func(t *testing.T, rt *dpopRoute) *httptest.ResponseRecorder {
 			return rt.serve("Bearer " + rt.token(t, false))
-		}, challenges: []string{dpopChallenge + `, error="invalid_token", error_description="wrong token type"`}},
+		}, challenges: []string{dpopChallenge + `, error="invalid_token", error_description="token binding does not fit the request"`}},
 		{name: "no token where DPoP is allowed", dpopOn: true, status: 401, request: func(t *testing.T, rt *dpopRoute) *httptest.ResponseRecorder {
 			return rt.serve("")
 		}, challenges: []string{`Bearer realm="api"`, dpopChallenge}},
@@ -321,5 +324,34 @@ func TestDPoPReauthenticateKeepsTheBinding(t *testing.T) {
 		if got := tk.Claims.Confirmation.JWKThumbprint; got != rt.client.jkt {
 			t.Errorf("%s token bound to %q, want the login's key %q", tk.Claims.Type, got, rt.client.jkt)
 		}
+	}
+}
+
+// TestDPoPBindingReason: a binding failure has its own reason, which
+// OnRefused and the logs can tell from a token of the wrong type.
+func TestDPoPBindingReason(t *testing.T) {
+	f := newFixture(t, nil)
+	v, err := guardian.NewDPoPVerifier(&guardian.DPoPOptions{Clock: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []error
+	g, err := guardian.New(f.issuer,
+		func(u string) (string, error) { return u, nil },
+		func(_ context.Context, c *guardian.Claims) (string, error) { return c.Subject, nil },
+		&guardian.GuardianOptions[string]{DPoP: v, OnRefused: func(_ *http.Request, reason error) { reasons = append(reasons, reason) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := g.Protect(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	bound := f.issue(t, "u1", &guardian.IssueOptions{Confirmation: guardian.Confirmation{JWKThumbprint: newDPoPClient(t).jkt}}).Raw
+	refresh := f.issue(t, "u1", &guardian.IssueOptions{Type: guardian.RefreshToken}).Raw
+	for _, auth := range []string{"Bearer " + bound, "Bearer " + refresh} {
+		r := httptest.NewRequest("GET", htu, nil)
+		r.Header.Set("Authorization", auth)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if len(reasons) != 2 || reasons[0] != guardian.ErrTokenBinding || reasons[1] != guardian.ErrTokenType {
+		t.Errorf("reasons %v, want [ErrTokenBinding ErrTokenType]", reasons)
 	}
 }

@@ -92,6 +92,12 @@ var (
 	// verify, does not match the request or the token, is too old, or was
 	// seen before (see [DPoPVerifier]).
 	ErrInvalidDPoPProof = errors.New("guardian: invalid DPoP proof")
+	// ErrTokenBinding: a token's DPoP binding (cnf.jkt, RFC 9449) does not
+	// fit the request: a bound token without the DPoP scheme (§7.2), the
+	// DPoP scheme with a token that is not bound, a route that takes bound
+	// tokens only, or a refresh token bound to another key. It comes with
+	// ErrInvalidToken (401 invalid_token).
+	ErrTokenBinding = errors.New("guardian: token binding does not fit the request")
 	// ErrUseDPoPNonce: server nonces are on (DPoPOptions.NonceSecret) and
 	// a DPoP proof carries no nonce, or one that is unknown or too old
 	// (RFC 9449 §8, §9). It comes with ErrInvalidDPoPProof; the refusal
@@ -122,7 +128,7 @@ var reasons = []error{
 	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
 	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
 	ErrResourceNotFound, ErrMalformedRequest, ErrMissingToken, ErrCrossSite,
-	ErrInsufficientScope, ErrInsufficientUserAuthentication, ErrUseDPoPNonce, ErrInvalidDPoPProof, ErrAlreadyAuthenticated, ErrKeysUnavailable, ErrRevokerUnavailable, ErrUnavailable,
+	ErrInsufficientScope, ErrInsufficientUserAuthentication, ErrTokenBinding, ErrUseDPoPNonce, ErrInvalidDPoPProof, ErrAlreadyAuthenticated, ErrKeysUnavailable, ErrRevokerUnavailable, ErrUnavailable,
 	ErrInvalidToken, ErrInvalidRevocation, ErrInvalidID, ErrKey,
 	ErrNoRevoker, ErrInvalidCredentials, ErrConfig, ErrInvalidArgument,
 }

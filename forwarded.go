@@ -9,21 +9,28 @@ import (
 	"strings"
 )
 
-// PublicOrigin returns a GuardianOptions.RequestURL for a service that
-// clients reach at one origin, such as "https://api.example.com" behind a
-// proxy that terminates TLS: the URL is that origin with the request's
-// path. Nothing the client sends can change the origin, so it is the
-// safest choice when there is one. origin is a scheme ("http" or
-// "https") and a host, with an optional port, and nothing else.
-func PublicOrigin(origin string) (func(r *http.Request) *url.URL, error) {
-	u, err := url.Parse(origin)
+// PublicURL returns a GuardianOptions.RequestURL for a service that
+// clients reach at one public URL, such as "https://api.example.com"
+// behind a proxy that terminates TLS, or "https://example.com/api" behind
+// one that also strips the path prefix /api: the URL is the public one
+// followed by the request's path. Nothing the client sends can change it,
+// so it is the safest choice when there is one. base is an http or https
+// URL with a host and an optional path (a trailing slash is dropped), and
+// no user, query or fragment.
+func PublicURL(base string) (func(r *http.Request) *url.URL, error) {
+	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
-		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return nil, fmt.Errorf("%w: public origin %q is not scheme://host[:port]", ErrConfig, origin)
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("%w: public URL %q is not http(s)://host[:port][/path]", ErrConfig, base)
 	}
 	scheme, host := u.Scheme, u.Host
+	prefix, rawPrefix := strings.TrimSuffix(u.Path, "/"), strings.TrimSuffix(u.EscapedPath(), "/")
 	return func(r *http.Request) *url.URL {
-		return &url.URL{Scheme: scheme, Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath}
+		out := &url.URL{Scheme: scheme, Host: host, Path: prefix + r.URL.Path}
+		if raw := rawPrefix + r.URL.EscapedPath(); raw != out.Path {
+			out.RawPath = raw
+		}
+		return out
 	}, nil
 }
 

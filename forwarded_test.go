@@ -82,21 +82,29 @@ func TestForwardedURL(t *testing.T) {
 	}
 }
 
-// TestPublicOrigin: the origin is fixed; only the path is the request's.
-func TestPublicOrigin(t *testing.T) {
-	f, err := guardian.PublicOrigin("https://api.example.com")
-	if err != nil {
-		t.Fatal(err)
+// TestPublicURL: the public URL is fixed; only the path is the
+// request's, after the public URL's own.
+func TestPublicURL(t *testing.T) {
+	for _, tt := range []struct{ base, target, want string }{
+		{"https://api.example.com", "http://10.0.0.5:8080/a%2Fb/items?q=1", "https://api.example.com/a%2Fb/items"},
+		{"https://api.example.com/", "http://10.0.0.5:8080/items", "https://api.example.com/items"},
+		{"https://example.com:8443/api/", "http://10.0.0.5:8080/items", "https://example.com:8443/api/items"},
+		{"http://example.com/a%20b", "http://10.0.0.5:8080/x%2Fy", "http://example.com/a%20b/x%2Fy"},
+	} {
+		f, err := guardian.PublicURL(tt.base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest("POST", tt.target, nil)
+		r.Header.Set("Forwarded", "proto=http;host=evil.example")
+		r.Host = "evil.example"
+		if got := f(r).String(); got != tt.want {
+			t.Errorf("PublicURL(%q) for %s: got %s, want %s", tt.base, tt.target, got, tt.want)
+		}
 	}
-	r := httptest.NewRequest("POST", "http://10.0.0.5:8080/a%2Fb/items?q=1", nil)
-	r.Header.Set("Forwarded", "proto=http;host=evil.example")
-	r.Host = "evil.example"
-	if got := f(r).String(); got != "https://api.example.com/a%2Fb/items" {
-		t.Errorf("got %s", got)
-	}
-	for _, bad := range []string{"", "api.example.com", "ftp://api.example.com", "https://", "https://u@api.example.com", "https://api.example.com/base", "https://api.example.com?x", "https://api.example.com#f", "http:opaque"} {
-		if _, err := guardian.PublicOrigin(bad); !errors.Is(err, guardian.ErrConfig) {
-			t.Errorf("PublicOrigin(%q): got %v, want ErrConfig", bad, err)
+	for _, bad := range []string{"", "api.example.com", "ftp://api.example.com", "https://", "https://u@api.example.com", "https://api.example.com?x", "https://api.example.com/?", "https://api.example.com#f", "http:opaque", "https://api.example.com:bad"} {
+		if _, err := guardian.PublicURL(bad); !errors.Is(err, guardian.ErrConfig) {
+			t.Errorf("PublicURL(%q): got %v, want ErrConfig", bad, err)
 		}
 	}
 }
@@ -135,7 +143,7 @@ func TestDPoPBehindProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	public, err := guardian.PublicOrigin("https://api.example.com")
+	public, err := guardian.PublicURL("https://api.example.com")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,8 +96,8 @@ type GuardianOptions[U any] struct {
 	// tokens that are not bound may come as Bearer.
 	RequireDPoP bool
 	// RequestURL returns the URL a client used for a request, which a DPoP
-	// proof's htu must name. Behind a proxy: [PublicOrigin] for a service
-	// with one public origin, or [ForwardedURL] for the forwarded headers
+	// proof's htu must name. Behind a proxy: [PublicURL] for a service
+	// with one public URL, or [ForwardedURL] for the forwarded headers
 	// of the proxies you trust. Default: https (http without TLS), r.Host
 	// and r.URL's path.
 	RequestURL func(r *http.Request) *url.URL

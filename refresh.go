@@ -103,7 +103,7 @@ func (i *Issuer) Refresh(ctx context.Context, raw string, opts *SuccessorOptions
 			bound.Confirmation = *opts.Confirmation
 			old = &bound
 		case old.Confirmation != *opts.Confirmation:
-			return TokenPair{}, invalid(ErrTokenType, "the refresh token is bound to another key")
+			return TokenPair{}, invalid(ErrTokenBinding, "the refresh token is bound to another key")
 		}
 	}
 	pair, err := i.successors(ctx, old, opts)

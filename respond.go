@@ -75,6 +75,7 @@ var tokenKinds = []error{
 	ErrMalformedToken, ErrUnsupportedHeader, ErrUnknownKey, ErrAlgorithm,
 	ErrInvalidSignature, ErrMissingClaim, ErrExpired, ErrNotYetValid,
 	ErrIssuedInFuture, ErrIssuer, ErrAudience, ErrTokenType, ErrRevoked,
+	ErrTokenBinding,
 }
 
 func isTokenKind(err error) bool {
@@ -133,12 +134,15 @@ func (g *Guardian[U]) DefaultErrorHandler(w http.ResponseWriter, r *http.Request
 		}
 		params := b.String()
 		h.Del("WWW-Authenticate")
-		for _, scheme := range g.challengeSchemes(r, code == "", errors.Is(err, ErrInvalidDPoPProof)) {
-			v := scheme + ` realm="` + g.realm + `"`
-			if scheme == "DPoP" {
+		for _, c := range g.challenges(r, errors.Is(err, ErrInvalidDPoPProof)) {
+			v := c.scheme + ` realm="` + g.realm + `"`
+			if c.scheme == "DPoP" {
 				v += ", " + g.dpopAlgs()
 			}
-			h.Add("WWW-Authenticate", v+params)
+			if c.params {
+				v += params
+			}
+			h.Add("WWW-Authenticate", v)
 		}
 	}
 	if code == "" {
