@@ -24,6 +24,10 @@ const (
 	ES384 Algorithm = "ES384"
 	ES512 Algorithm = "ES512"
 	EdDSA Algorithm = "EdDSA"
+	// Ed25519 is EdDSA with an Ed25519 key under its fully-specified name
+	// (RFC 9864), which DPoP client libraries sign proofs with. It is
+	// accepted for DPoP proofs only (DPoPOptions.Algorithms).
+	Ed25519 Algorithm = "Ed25519"
 )
 
 // algFamily is the kind of key an algorithm needs.

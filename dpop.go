@@ -27,7 +27,16 @@ const (
 // DefaultDPoPAlgorithms are the proof algorithms a DPoPVerifier accepts
 // unless DPoPOptions.Algorithms says otherwise: asymmetric only (RFC 9449
 // §4.3 point 5).
-var DefaultDPoPAlgorithms = []Algorithm{ES256, EdDSA, ES384, PS256, RS256}
+var DefaultDPoPAlgorithms = []Algorithm{ES256, EdDSA, Ed25519, ES384, PS256, RS256}
+
+// proofAlgorithm is the algorithm a proof's alg names: Ed25519 (RFC 9864)
+// is EdDSA with an Ed25519 key.
+func proofAlgorithm(a Algorithm) Algorithm {
+	if a == Ed25519 {
+		return EdDSA
+	}
+	return a
+}
 
 // DPoPOptions configures a [DPoPVerifier]; nil means defaults.
 type DPoPOptions struct {
@@ -67,6 +76,10 @@ type DPoPOptions struct {
 	// At least 10 s and twice the Leeway. Default:
 	// [DefaultDPoPNonceRotation].
 	NonceRotation time.Duration
+	// ReplayTimeout bounds each call to the Replay cache, so that a store
+	// that hangs fails the proof (503) instead of holding the request.
+	// Default: [DefaultRevokerTimeout].
+	ReplayTimeout time.Duration
 	// Clock returns the current time. Default: time.Now.
 	Clock func() time.Time
 }
@@ -80,6 +93,7 @@ type DPoPVerifier struct {
 	leeway  time.Duration
 	maxSize int
 	replay  ReplayCache
+	timeout time.Duration // ReplayTimeout
 	now     func() time.Time
 	// keys remembers the keys of recent proofs by their jwk, since a
 	// client signs every proof with the same one.
@@ -99,7 +113,7 @@ func NewDPoPVerifier(opts *DPoPOptions) (*DPoPVerifier, error) {
 		v.algs = slices.Clone(DefaultDPoPAlgorithms)
 	}
 	for _, a := range v.algs {
-		if info, ok := algorithms[a]; !ok || info.family == familyHMAC {
+		if info, ok := algorithms[proofAlgorithm(a)]; !ok || info.family == familyHMAC {
 			return nil, fmt.Errorf("%w: DPoP algorithm %q is not an asymmetric algorithm this library verifies", ErrConfig, a)
 		}
 	}
@@ -126,6 +140,12 @@ func NewDPoPVerifier(opts *DPoPOptions) (*DPoPVerifier, error) {
 	}
 	if v.replay == nil {
 		v.replay = NewMemoryReplayCache(0)
+	}
+	switch v.timeout = o.ReplayTimeout; {
+	case v.timeout == 0:
+		v.timeout = DefaultRevokerTimeout
+	case v.timeout < 0:
+		return nil, fmt.Errorf("%w: negative DPoP ReplayTimeout %v", ErrConfig, v.timeout)
 	}
 	if o.NonceSecret != nil {
 		if len(o.NonceSecret) < minNonceSecret {
@@ -255,7 +275,7 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 	case h.Jwk == nil:
 		return nil, invalidProof("no jwk header")
 	}
-	key, jkt, err := v.keys.get(h.Jwk, Algorithm(h.Alg))
+	key, jkt, err := v.keys.get(h.Jwk, proofAlgorithm(Algorithm(h.Alg)))
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +337,7 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 	// Last: a proof that fails any check above is not remembered, so
 	// garbage cannot fill the cache. The key is the thumbprint and the
 	// jti: one client's jti never blocks another's.
-	first, err := v.replay.Use(ctx, replayKey(jkt, c.Jti), v.maxAge+v.leeway)
+	first, err := v.use(ctx, replayKey(jkt, c.Jti))
 	if err != nil {
 		return nil, fmt.Errorf("%w: DPoP replay cache: %w", ErrUnavailable, err)
 	}
@@ -325,6 +345,18 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 		return nil, invalidProof("replayed: its jti was seen before")
 	}
 	return &DPoPProof{JKT: jkt, ID: c.Jti, IssuedAt: iat, NextNonce: next}, nil
+}
+
+// use records a proof's key in the replay cache, within ReplayTimeout (a
+// MemoryReplayCache never waits, and needs no timer).
+func (v *DPoPVerifier) use(ctx context.Context, key string) (bool, error) {
+	ttl := v.maxAge + v.leeway
+	if m, ok := v.replay.(*MemoryReplayCache); ok {
+		return m.Use(ctx, key, ttl)
+	}
+	ctx, cancel := context.WithTimeout(ctx, v.timeout)
+	defer cancel()
+	return v.replay.Use(ctx, key, ttl)
 }
 
 // invalidProof is a refused proof.

@@ -118,6 +118,11 @@ func (g *Guardian[U]) signInBinding(w http.ResponseWriter, r *http.Request) (Con
 	if g.dpop == nil || len(proofs) == 0 {
 		return Confirmation{}, nil
 	}
+	if st := stateOf(r.Context(), g.slot); st != nil && st.claims != nil && st.claims.Confirmation.JWKThumbprint != "" {
+		// A signed-in request's proof was checked, and spent, on its bound
+		// token: the new login stays bound to that key.
+		return st.claims.Confirmation, nil
+	}
 	if len(proofs) != 1 {
 		return Confirmation{}, atTokenRequest(invalidProof("want exactly one DPoP header, got %d", len(proofs)))
 	}
@@ -136,8 +141,8 @@ func (g *Guardian[U]) signInBinding(w http.ResponseWriter, r *http.Request) (Con
 // newer server nonce on w, if any.
 func (g *Guardian[U]) refreshBinding(w http.ResponseWriter, r *http.Request, raw string) (*Confirmation, error) {
 	_, old, err := g.issuer.Peek(r.Context(), raw) // Refresh verifies it
-	if err != nil {
-		return nil, nil
+	if err != nil || old.Type != RefreshToken {
+		return nil, nil // Refresh refuses it, for what it is
 	}
 	jkt := old.Confirmation.JWKThumbprint
 	proofs := r.Header.Values("DPoP")

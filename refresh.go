@@ -32,12 +32,13 @@ func (p TokenPair) MarshalJSON() ([]byte, error) {
 		TokenType    string `json:"token_type"`
 		ExpiresIn    int64  `json:"expires_in"`
 		RefreshToken string `json:"refresh_token,omitempty"`
-	}{p.Access.Raw, p.tokenType(), expiresIn, p.Refresh.Raw})
+	}{p.Access.Raw, p.TokenType(), expiresIn, p.Refresh.Raw})
 }
 
-// tokenType is the token_type of the pair: DPoP for a DPoP-bound access
-// token (RFC 9449 §5), Bearer otherwise.
-func (p TokenPair) tokenType() string {
+// TokenType is the token_type of the pair (RFC 6749 §5.1), for a body of
+// the app's own: "DPoP" for a DPoP-bound access token (RFC 9449 §5),
+// "Bearer" otherwise.
+func (p TokenPair) TokenType() string {
 	if c := p.Access.Claims; c != nil && c.Confirmation.JWKThumbprint != "" {
 		return "DPoP"
 	}

@@ -173,7 +173,7 @@ func (g *Guardian[U]) signIn(w http.ResponseWriter, r *http.Request, user U, opt
 func (g *Guardian[U]) handOut(w http.ResponseWriter, pair TokenPair) {
 	h := w.Header()
 	scheme := g.scheme
-	if pair.tokenType() == "DPoP" {
+	if pair.TokenType() == "DPoP" {
 		scheme = "DPoP"
 	}
 	h.Set("Authorization", scheme+" "+pair.Access.Raw)
