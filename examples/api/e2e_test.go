@@ -219,6 +219,9 @@ func signedIn(t *testing.T, what string, r response, email string) tokens {
 	if access == "" || refresh == "" || exp == 0 || user["id"] == nil || user["email"] != email {
 		t.Fatalf("%s body = %s, want token, refresh_token, exp, user{id,email}", what, r.body)
 	}
+	if got := m["token_type"]; got != "Bearer" {
+		t.Errorf("%s token_type = %v, want Bearer (no DPoP proof was sent)", what, got)
+	}
 	if got := r.header.Get("Authorization"); got != "Bearer "+access {
 		t.Errorf("%s Authorization header = %q, want Bearer + the token", what, got)
 	}
@@ -361,6 +364,9 @@ func walkContract(t *testing.T, store string) {
 		}
 		if got := r.header.Get("Authorization"); got != "Bearer "+next.access {
 			t.Errorf("refresh Authorization header = %q, want Bearer + the new access token", got)
+		}
+		if got := m["token_type"]; got != "Bearer" {
+			t.Errorf("refresh token_type = %v, want Bearer", got)
 		}
 		if got, want := r.header.Get("X-Expires"), strconv.FormatInt(int64(m["exp"].(float64)), 10); got != want {
 			t.Errorf("refresh X-Expires = %q, want %s", got, want)

@@ -1,7 +1,8 @@
 // Command api is guardian's example server: a JSON API with login, a
 // protected route, logout, refresh-token rotation and, with asymmetric keys,
 // a JWK set, plus a health check and Prometheus metrics. It follows the
-// contract in ARCHITECTURE.md at the repository root.
+// contract in README.md at the repository root ("The example server's
+// contract").
 //
 //	go run ./examples/api [-addr 127.0.0.1:8080] [-store PATH|URL] [-alg EdDSA|ES256|RS256 -key PATH]
 //
@@ -24,6 +25,14 @@
 // An SQLite store belongs to one process, which keeps its revocations in
 // memory too: a second process on the same file refuses to start. Run
 // several instances on a PostgreSQL, MySQL or Redis store.
+//
+// DPoP (RFC 9449): a login or a refresh that comes with a DPoP proof gets
+// tokens bound to the proof's key ("token_type": "DPoP"), which then need
+// "Authorization: DPoP <token>" and a fresh proof of that key on every
+// route. The store remembers the proofs seen, so that instances sharing it
+// refuse each other's replays. Proofs must name the URL the server sees
+// (its own scheme, the Host header and the path): the server expects no
+// proxy in front of it.
 //
 // The demo users are alice@example.com (ID 1, permission default.profile)
 // and root@example.com (ID 2, also admin.users_read), both with the
@@ -75,7 +84,8 @@ guardian's example JSON API: POST /api/login, GET /api/me, POST /api/logout,
 POST /api/refresh, GET /api/admin/users, POST /api/reauth, POST /api/password,
 GET /healthz, GET /metrics, and with -alg
 GET /.well-known/jwks.json. AUTH_SECRET is the HS256 key (32 bytes or more)
-when -alg is not given.
+when -alg is not given. A login or refresh with a DPoP proof (RFC 9449) gets
+tokens bound to its key; the store is the proofs' replay cache too.
 
 `)
 		fs.PrintDefaults()

@@ -15,13 +15,13 @@ import (
 // The metrics GET /metrics serves, in the Prometheus text format, from a
 // registry of the server's own (never the global one):
 //
-//	guardian_refusals_total{reason}                      refused requests of the routes with a token, and of /api/refresh
+//	guardian_refusals_total{reason}                      refused requests of the routes with a token, of /api/refresh, and logins with a bad DPoP proof
 //	guardian_verifications_total                         requests whose token verified
-//	guardian_logins_total{outcome}                       ok, invalid_credentials, rate_limited, invalid_request, error
+//	guardian_logins_total{outcome}                       ok, invalid_credentials, rate_limited, invalid_request, invalid_dpop_proof, error
 //	guardian_reauths_total{outcome}                      the same, for POST /api/reauth
 //	guardian_refreshes_total{outcome}                    ok, or the reason of the refusal
 //	guardian_revocation_store_duration_seconds{operation,outcome}
-//	                                                     store calls: revoke, revoked, consume; ok or error
+//	                                                     store calls: revoke, revoked, consume, use (a DPoP proof's jti); ok or error
 //	guardian_login_limiter_keys{scope}                   buckets held: account, address
 //
 // plus the Go runtime's go_* and the process's process_* metrics. A reason
@@ -45,6 +45,7 @@ const (
 	loginInvalid        = "invalid_credentials"
 	loginRateLimited    = "rate_limited"
 	loginInvalidRequest = "invalid_request"
+	loginInvalidProof   = "invalid_dpop_proof"
 	loginError          = "error"
 )
 
@@ -71,6 +72,8 @@ var reasonLabels = map[error]string{
 	guardian.ErrInsufficientScope:              "insufficient_scope",
 	guardian.ErrInsufficientUserAuthentication: "insufficient_user_authentication",
 	guardian.ErrAlreadyAuthenticated:           "already_authenticated",
+	guardian.ErrInvalidDPoPProof:               "invalid_dpop_proof",
+	guardian.ErrTokenBinding:                   "token_binding",
 	guardian.ErrUnavailable:                    "unavailable",
 	guardian.ErrRevokerUnavailable:             "store_unavailable",
 	guardian.ErrKeysUnavailable:                "keys_unavailable",
@@ -94,6 +97,7 @@ const (
 	opRevoke  = "revoke"
 	opRevoked = "revoked"
 	opConsume = "consume"
+	opUse     = "use" // ReplayCache.Use: a DPoP proof seen
 )
 
 func newMetrics() *metrics {
@@ -138,11 +142,11 @@ func newMetrics() *metrics {
 	m.refusals.WithLabelValues(reasonOther)
 	m.refreshes.WithLabelValues(reasonOther)
 	m.refreshes.WithLabelValues("ok")
-	for _, o := range []string{loginOK, loginInvalid, loginRateLimited, loginInvalidRequest, loginError} {
+	for _, o := range []string{loginOK, loginInvalid, loginRateLimited, loginInvalidRequest, loginInvalidProof, loginError} {
 		m.logins.WithLabelValues(o)
 		m.reauths.WithLabelValues(o)
 	}
-	for _, op := range []string{opRevoke, opRevoked, opConsume} {
+	for _, op := range []string{opRevoke, opRevoked, opConsume, opUse} {
 		m.storeDuration.WithLabelValues(op, "ok")
 		m.storeDuration.WithLabelValues(op, "error")
 	}
@@ -203,11 +207,17 @@ type timedRevoker struct {
 }
 
 func (t *timedRevoker) observe(op string, start time.Time, err error) {
+	observeStore(t.hist, op, start, err)
+}
+
+// observeStore records into hist the store call op that started at start
+// and returned err.
+func observeStore(hist *prometheus.HistogramVec, op string, start time.Time, err error) {
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
 	}
-	t.hist.WithLabelValues(op, outcome).Observe(time.Since(start).Seconds())
+	hist.WithLabelValues(op, outcome).Observe(time.Since(start).Seconds())
 }
 
 func (t *timedRevoker) Revoke(ctx context.Context, r guardian.Revocation) error {
@@ -264,7 +274,27 @@ func (t *timedConsumerLister) Live(ctx context.Context, fn func(guardian.Revocat
 	return t.lister.Live(ctx, fn)
 }
 
+// timeReplay returns inner with every Use timed into the store histogram
+// (operation "use"): the DPoP replay cache is the store too.
+func (m *metrics) timeReplay(inner guardian.ReplayCache) guardian.ReplayCache {
+	return &timedReplay{inner: inner, hist: m.storeDuration}
+}
+
+// timedReplay times a ReplayCache's calls.
+type timedReplay struct {
+	inner guardian.ReplayCache
+	hist  *prometheus.HistogramVec
+}
+
+func (t *timedReplay) Use(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	start := time.Now()
+	first, err := t.inner.Use(ctx, key, ttl)
+	observeStore(t.hist, opUse, start, err)
+	return first, err
+}
+
 var (
+	_ guardian.ReplayCache   = (*timedReplay)(nil)
 	_ guardian.TokenConsumer = (*timedConsumer)(nil)
 	_ guardian.Lister        = (*timedLister)(nil)
 	_ guardian.TokenConsumer = (*timedConsumerLister)(nil)

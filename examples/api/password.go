@@ -45,7 +45,8 @@ func (s *server) loadUser(_ context.Context, c *guardian.Claims) (*user, error) 
 // changePassword sets the signed-in user's password and ends every login
 // of theirs but a new one, which it answers with, as a login does. Its
 // route wants an authentication of at most passwordMaxAge (see reauth)
-// and no impersonation.
+// and no impersonation. The new login is bound to the key of the old one,
+// if that was DPoP-bound.
 //
 // Users live in memory: a restart brings back the original passwords, and
 // with them the tokens of the version before.
@@ -83,6 +84,8 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.Info("password changed", "user", u.ID)
+	// A DPoP-bound login's successor is bound to the same key (SignIn
+	// keeps the binding of the request's token); an unbound one's is not.
 	pair, _, err := s.g.SignIn(w, r, nu)
 	if err != nil {
 		s.serverError(w, "sign in", err)

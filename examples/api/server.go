@@ -45,9 +45,10 @@ var demoUsers = []struct {
 
 const demoPassword = "correct horse battery staple"
 
-// newServer wires the library: issuer with the store as Revoker, the
-// Guardian over the demo users, and the routes. The store's calls are
-// timed into m when openStore was given m.timeRevoker.
+// newServer wires the library: issuer with the store as Revoker, DPoP
+// with the store as ReplayCache (dpop.go), the Guardian over the demo
+// users, and the routes. The store's calls are timed into m when
+// openStore was given m.timeRevoker.
 func newServer(keys *guardian.KeySet, st *store, m *metrics, logger *slog.Logger) (*server, error) {
 	return newServerWith(keys, st, m, logger, time.Now, guardian.Passwords{})
 }
@@ -103,16 +104,21 @@ func newServerWith(keys *guardian.KeySet, st *store, m *metrics, logger *slog.Lo
 	for _, d := range demoUsers {
 		s.users.add(d.id, d.email, hash, d.perms)
 	}
+	dpop, err := newDPoP(st, m, clock)
+	if err != nil {
+		return nil, err
+	}
 	s.g, err = guardian.New(issuer,
 		func(u *user) (string, error) { return u.ID, nil },
 		s.loadUser,
 		&guardian.GuardianOptions[*user]{
 			// The password version of the user goes into every token
 			// (see loadUser); Refresh asks again.
-			Claims: func(_ context.Context, u *user) (any, error) { return pwvClaim{PWV: &u.pwv}, nil },
-			Permissions: func(_ context.Context, u *user) ([]string, error) {
-				return slices.Clone(u.perms), nil
-			},
+			Claims:      func(_ context.Context, u *user) (any, error) { return claimsOf(u), nil },
+			Permissions: func(_ context.Context, u *user) ([]string, error) { return permissionsOf(u), nil },
+			// A login or refresh with a DPoP proof gets tokens bound to
+			// its key; bound tokens need a proof on every route.
+			DPoP: dpop,
 			// Refusals get the library's answers (DefaultErrorHandler).
 			OnRefused:       s.refused,
 			OnAuthenticated: func(*http.Request, *guardian.Claims) { m.verifications.Inc() },
@@ -248,10 +254,17 @@ type userJSON struct {
 
 type tokensJSON struct {
 	Token        string    `json:"token"`
+	TokenType    string    `json:"token_type"` // Bearer, or DPoP for tokens bound to a key
 	RefreshToken string    `json:"refresh_token"`
 	Exp          int64     `json:"exp"`
 	User         *userJSON `json:"user,omitempty"`
 }
+
+// claimsOf is the custom claim of u's tokens: their password version.
+func claimsOf(u *user) pwvClaim { return pwvClaim{PWV: &u.pwv} }
+
+// permissionsOf is the permissions of u's tokens.
+func permissionsOf(u *user) []string { return slices.Clone(u.perms) }
 
 // login checks the password and answers with an access token and a refresh
 // token of the same family. Failed logins are limited per account and per
@@ -289,10 +302,23 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.limiter.refund(ticket) // a successful login spends no budget
+	// With a DPoP header, SignIn checks the proof and binds the tokens to
+	// its key. A bad proof is the client's mistake, answered as the
+	// library answers a token request's (400 invalid_dpop_proof); a replay
+	// cache that cannot answer is a 503 with Retry-After.
 	pair, _, err := s.g.SignIn(w, r, u)
 	if err != nil {
-		s.metrics.logins.WithLabelValues(loginError).Inc()
-		s.serverError(w, "sign in", err)
+		switch {
+		case errors.Is(err, guardian.ErrInvalidDPoPProof):
+			s.metrics.logins.WithLabelValues(loginInvalidProof).Inc()
+			s.g.Refuse(w, r, err)
+		case errors.Is(err, guardian.ErrUnavailable):
+			s.metrics.logins.WithLabelValues(loginError).Inc()
+			s.g.Refuse(w, r, err) // logged by the error handler
+		default:
+			s.metrics.logins.WithLabelValues(loginError).Inc()
+			s.serverError(w, "sign in", err)
+		}
 		return
 	}
 	s.metrics.logins.WithLabelValues(loginOK).Inc()
@@ -310,10 +336,17 @@ func tooManyAttempts(w http.ResponseWriter, wait time.Duration) {
 // writeSignedIn answers a login, a reauthentication or a password change
 // with the new pair and its user (SignIn has set the headers).
 func writeSignedIn(w http.ResponseWriter, pair guardian.TokenPair, u *user) {
-	writeJSON(w, http.StatusOK, tokensJSON{
-		Token: pair.Access.Raw, RefreshToken: pair.Refresh.Raw, Exp: pair.Access.Claims.ExpiresAt.Unix(),
-		User: &userJSON{ID: u.ID, Email: u.Email},
-	})
+	body := tokensOf(pair)
+	body.User = &userJSON{ID: u.ID, Email: u.Email}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// tokensOf is the body of an answer that hands out pair, without a user.
+func tokensOf(pair guardian.TokenPair) tokensJSON {
+	return tokensJSON{
+		Token: pair.Access.Raw, TokenType: pair.TokenType(), RefreshToken: pair.Refresh.Raw,
+		Exp: pair.Access.Claims.ExpiresAt.Unix(),
+	}
 }
 
 // passwordMatches checks password against hash; on a mismatch (or a
@@ -338,10 +371,13 @@ func (s *server) passwordMatches(w http.ResponseWriter, hash, password string, o
 // refresh token of the same family, in one operation that spends the
 // presented token last: a failure (the store is down: 503) leaves it usable
 // for a retry. The user is loaded again, so a user who is gone gets 401. A
-// reused refresh token revokes its family.
+// reused refresh token revokes its family. A DPoP-bound refresh token needs
+// a proof of its key (else 400 invalid_dpop_proof, and it is not spent);
+// the new pair stays bound. An unbound one with a proof gets a pair bound
+// to the proof's key.
 func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
-	// The refresh_token of the JSON body. A failure is answered already,
-	// through the error handler (after OnRefused).
+	// The refresh_token of the JSON or form body. A failure is answered
+	// already, through the error handler (after OnRefused).
 	pair, err := s.g.Refresh(w, r)
 	if err != nil {
 		if errors.Is(err, guardian.ErrRevoked) {
@@ -351,7 +387,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.refreshes.WithLabelValues("ok").Inc()
-	writeJSON(w, http.StatusOK, tokensJSON{Token: pair.Access.Raw, RefreshToken: pair.Refresh.Raw, Exp: pair.Access.Claims.ExpiresAt.Unix()})
+	writeJSON(w, http.StatusOK, tokensOf(pair))
 }
 
 func (s *server) me(w http.ResponseWriter, r *http.Request) {

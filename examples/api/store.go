@@ -22,6 +22,11 @@ import (
 // store is an open revocation store, what pings it and what closes it.
 type store struct {
 	revoker guardian.Revoker
+	// replay is the store itself as the DPoP verifier's ReplayCache, so
+	// that instances sharing the store refuse each other's replayed
+	// proofs; nil (a test's in-memory revoker) means the library's
+	// MemoryReplayCache.
+	replay  guardian.ReplayCache
 	kind    string
 	pinger  func(context.Context) error // nil: always healthy
 	closers []func() error
@@ -47,9 +52,10 @@ func (s *store) Close() error {
 
 // openStore opens the store the -store flag names: an SQLite file path (or
 // sqlite:PATH), or a postgres://, postgresql://, mysql:// or redis:// URL.
-// SQL tables are created when missing. wrap, when not nil, decorates the
-// store itself (not the Mirror in front of an SQLite store): the server
-// times its calls with it.
+// SQL tables (the DPoP replay table among them) are created when missing.
+// The store is both the revoker and the DPoP replay cache. wrap, when not
+// nil, decorates the revoker itself (not the Mirror in front of an SQLite
+// store): the server times its calls with it.
 func openStore(ctx context.Context, spec string, wrap func(guardian.Revoker) guardian.Revoker) (*store, error) {
 	if wrap == nil {
 		wrap = func(r guardian.Revoker) guardian.Revoker { return r }
@@ -120,7 +126,7 @@ func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, 
 		db.Close()
 		return nil, fmt.Errorf("create %s tables: %w", kind, err)
 	}
-	st := &store{revoker: wrap(s), kind: kind, pinger: db.PingContext, closers: []func() error{s.Close, db.Close}}
+	st := &store{revoker: wrap(s), replay: s, kind: kind, pinger: db.PingContext, closers: []func() error{s.Close, db.Close}}
 	if dialect == sqlstore.SQLite {
 		// The SQLite file is this process's alone (openStore locks it):
 		// keep its revocations in memory too, so that checks cost no query.
@@ -160,7 +166,7 @@ func openRedis(ctx context.Context, spec string, wrap func(guardian.Revoker) gua
 		return nil, err
 	}
 	ping := func(ctx context.Context) error { return client.Ping(ctx).Err() }
-	return &store{revoker: wrap(s), kind: "redis", pinger: ping, closers: []func() error{client.Close}}, nil
+	return &store{revoker: wrap(s), replay: s, kind: "redis", pinger: ping, closers: []func() error{client.Close}}, nil
 }
 
 // mysqlDSN turns mysql://user:pass@host:port/db?params into the driver's

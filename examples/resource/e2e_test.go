@@ -51,6 +51,8 @@ func TestCommand(t *testing.T) {
 			"rotation":    testRotation,
 			"issuer down": testIssuerDown,
 			"late issuer": testLateIssuer,
+			"dpop proofs": testDPoPProofs,
+			"dpop client": testDPoPClient,
 		} {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
@@ -390,6 +392,17 @@ func (rs *resource) wantRunning(t *testing.T) {
 // empty.
 func (rs *resource) call(t *testing.T, method, path, token, body string) (int, http.Header, []byte) {
 	t.Helper()
+	authorization := ""
+	if token != "" {
+		authorization = "Bearer " + token
+	}
+	return rs.send(t, method, path, authorization, body)
+}
+
+// send sends a request with the Authorization header unless it is empty,
+// and a DPoP header for each proof.
+func (rs *resource) send(t *testing.T, method, path, authorization, body string, proofs ...string) (int, http.Header, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -398,8 +411,11 @@ func (rs *resource) call(t *testing.T, method, path, token, body string) (int, h
 	if err != nil {
 		t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	for _, p := range proofs {
+		req.Header.Add("DPoP", p)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")

@@ -5,11 +5,17 @@
 // them current: a key rotation needs no restart, and an issuer that is down
 // costs only the tokens under keys never seen.
 //
-//	go run ./examples/resource -issuer URL -audience AUD [-issuer URL2 [-audience AUD2]] [-addr 127.0.0.1:8081]
+//	go run ./examples/resource -issuer URL -audience AUD [-issuer URL2 [-audience AUD2]] [-addr 127.0.0.1:8081] [-public-url URL]
 //
 // Routes: GET /api/whoami (any valid token), GET /api/items (scope read),
 // POST /api/items (scope write, body {"name": "..."}), GET /healthz (503
 // while the keys of an issuer are not loaded).
+//
+// Tokens come as "Authorization: Bearer <token>", or, when the issuer bound
+// them to the client's key (DPoP, RFC 9449: a cnf.jkt claim), as
+// "Authorization: DPoP <token>" with a fresh proof of that key in the DPoP
+// header; a bound token sent as Bearer is refused. Behind a proxy,
+// -public-url names the URL clients use, which their proofs must name.
 //
 // An issuer that cannot be discovered at start does not stop the server:
 // it is retried in the background, and its tokens are answered 503 with
@@ -64,6 +70,9 @@ type config struct {
 	issuers         []trustedIssuer
 	refetchInterval time.Duration
 	logFormat       string
+	// publicURL is the URL clients reach the server at (-public-url);
+	// nil: the URL of each request as the server sees it.
+	publicURL *url.URL
 }
 
 // listFlag is a flag that may be repeated; it collects every value.
@@ -77,7 +86,8 @@ func (l *listFlag) Set(v string) error {
 }
 
 const usageText = `usage: resource -issuer URL -audience AUD [-issuer URL -audience AUD ...]
-                [-addr HOST:PORT] [-refetch-interval DURATION] [-log-format json|text]
+                [-addr HOST:PORT] [-public-url URL] [-refetch-interval DURATION]
+                [-log-format json|text]
 
 guardian's example resource server. It accepts the RFC 9068 access tokens
 (header typ at+jwt) of the issuers named by -issuer, with the keys it
@@ -89,6 +99,10 @@ Routes:
   GET  /api/items    scope read: {"items":[...]}
   POST /api/items    scope write, body {"name": "..."}: 201 with the item
   GET  /healthz      200 when every issuer's keys are loaded, else 503
+
+Tokens: "Authorization: Bearer <token>"; a token bound to the client's key
+(DPoP, RFC 9449: cnf.jkt) only as "Authorization: DPoP <token>", with a
+proof of that key for the request in the DPoP header.
 
 Flags:
 `
@@ -111,6 +125,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Var(&issuers, "issuer", "issuer identifier to trust, an absolute http or https `URL`, exactly as its tokens' iss claim (repeatable; at least one)")
 	fs.Var(&audiences, "audience", "the audience `AUD` this API is known by at an issuer, which its tokens must name in aud: one per -issuer, in order, or once for all of them")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8081", "listen address (`HOST:PORT`; port 0 picks a free one, logged at start)")
+	publicURL := fs.String("public-url", "", "the `URL` clients reach this server at, behind a proxy: scheme, host and the path prefix the proxy adds, which DPoP proofs must name (htu). Default: http, the request's Host header and its path")
 	fs.DurationVar(&c.refetchInterval, "refetch-interval", guardian.DefaultRefetchInterval,
 		"least time between two key fetches caused by tokens under an unknown kid; also the longest wait between the retries of an issuer that fails")
 	fs.StringVar(&c.logFormat, "log-format", "json", "`FORMAT` of the logs on stderr: json or text")
@@ -123,7 +138,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, err
 	}
 	var err error
+	if *publicURL != "" {
+		c.publicURL, err = parsePublicURL(*publicURL)
+	}
 	switch {
+	case err != nil:
 	case c.refetchInterval <= 0:
 		err = fmt.Errorf("-refetch-interval %v is not a positive duration", c.refetchInterval)
 	case c.logFormat != "json" && c.logFormat != "text":
@@ -203,7 +222,7 @@ func run(cfg config, logger *slog.Logger) error {
 		return err
 	}
 	defer tr.close()
-	app, err := newServer(tr, logger)
+	app, err := newServer(tr, cfg.publicURL, logger)
 	if err != nil {
 		return err
 	}
@@ -222,7 +241,11 @@ func run(cfg config, logger *slog.Logger) error {
 		MaxHeaderBytes: 16 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "issuers", tr.names())
+	attrs := []any{"addr", ln.Addr().String(), "issuers", tr.names()}
+	if cfg.publicURL != nil {
+		attrs = append(attrs, "public_url", cfg.publicURL.String())
+	}
+	logger.Info("listening", attrs...)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

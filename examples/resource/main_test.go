@@ -36,8 +36,8 @@ func TestParseFlags(t *testing.T) {
 			if !slices.Equal(cfg.issuers, tc.want) {
 				t.Errorf("issuers = %v, want %v", cfg.issuers, tc.want)
 			}
-			if cfg.addr != "127.0.0.1:8081" || cfg.refetchInterval != guardian.DefaultRefetchInterval || cfg.logFormat != "json" {
-				t.Errorf("defaults: addr %q, refetch %v, log %q", cfg.addr, cfg.refetchInterval, cfg.logFormat)
+			if cfg.addr != "127.0.0.1:8081" || cfg.refetchInterval != guardian.DefaultRefetchInterval || cfg.logFormat != "json" || cfg.publicURL != nil {
+				t.Errorf("defaults: addr %q, refetch %v, log %q, public URL %v", cfg.addr, cfg.refetchInterval, cfg.logFormat, cfg.publicURL)
 			}
 			if stderr.Len() != 0 {
 				t.Errorf("stderr: %s", stderr.String())
@@ -45,12 +45,16 @@ func TestParseFlags(t *testing.T) {
 		})
 	}
 
-	cfg, err := parseFlags([]string{"-issuer", a, "-audience", "api", "-addr", "127.0.0.1:0", "-refetch-interval", "250ms", "-log-format", "text"}, &strings.Builder{})
+	cfg, err := parseFlags([]string{"-issuer", a, "-audience", "api", "-addr", "127.0.0.1:0", "-refetch-interval", "250ms", "-log-format", "text",
+		"-public-url", "https://API.example.com:8443/resource/"}, &strings.Builder{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.addr != "127.0.0.1:0" || cfg.refetchInterval != 250*time.Millisecond || cfg.logFormat != "text" {
 		t.Errorf("flags not taken: %+v", cfg)
+	}
+	if cfg.publicURL == nil || cfg.publicURL.String() != "https://API.example.com:8443/resource" {
+		t.Errorf("-public-url taken as %v, want https://API.example.com:8443/resource", cfg.publicURL)
 	}
 }
 
@@ -82,6 +86,11 @@ func TestParseFlagsUsageErrors(t *testing.T) {
 		{"log format", []string{"-issuer", a, "-audience", "api", "-log-format", "xml"}, `-log-format "xml" is neither json nor text`},
 		{"unknown flag", []string{"-issuer", a, "-audience", "api", "-jwks", "x"}, "flag provided but not defined: -jwks"},
 		{"arguments", []string{"-issuer", a, "-audience", "api", "serve"}, `unexpected arguments ["serve"]`},
+		{"public URL without a scheme", []string{"-issuer", a, "-audience", "api", "-public-url", "api.example.com"}, `-public-url "api.example.com" is not an absolute http or https URL`},
+		{"public URL of another scheme", []string{"-issuer", a, "-audience", "api", "-public-url", "ws://api.example.com"}, "is not an absolute http or https URL"},
+		{"public URL with user info", []string{"-issuer", a, "-audience", "api", "-public-url", "https://u@api.example.com"}, "must not hold user info"},
+		{"public URL with a query", []string{"-issuer", a, "-audience", "api", "-public-url", "https://api.example.com/?a=1"}, "must not have a query or a fragment"},
+		{"public URL with a fragment", []string{"-issuer", a, "-audience", "api", "-public-url", "https://api.example.com/#"}, "must not have a query or a fragment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr strings.Builder
@@ -105,7 +114,7 @@ func TestParseFlagsUsageErrors(t *testing.T) {
 	if _, err := parseFlags([]string{"-h"}, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v, want flag.ErrHelp", err)
 	}
-	for _, name := range []string{"-issuer", "-audience", "-addr", "-refetch-interval", "-log-format"} {
+	for _, name := range []string{"-issuer", "-audience", "-addr", "-public-url", "-refetch-interval", "-log-format"} {
 		if !strings.Contains(stderr.String(), name) {
 			t.Errorf("the usage does not document %s:\n%s", name, stderr.String())
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,6 +17,8 @@ import (
 )
 
 const (
+	// realm is the realm of the WWW-Authenticate challenges.
+	realm = "api"
 	// maxBody bounds request bodies: an item is a name.
 	maxBody = 4 << 10
 	// maxNameLen bounds an item's name, in bytes.
@@ -32,14 +35,32 @@ type server struct {
 
 // newServer builds a Guardian that only verifies (it has no issuer, no
 // key to sign with: the tokens are those of tr's issuers) and the routes.
-// Refusals get the library's RFC 6750 answers (DefaultErrorHandler): 401
-// without or with a bad token, 403 insufficient_scope, 503 with
-// Retry-After when an issuer's keys cannot be had.
-func newServer(tr *trust, logger *slog.Logger) (*server, error) {
+// Every route takes bearer tokens and DPoP-bound ones (RFC 9449) with
+// their proofs, checked against publicURL (nil: the request's own URL).
+// Refusals get the library's RFC 6750 and RFC 9449 answers
+// (DefaultErrorHandler): 401 without or with a bad token or proof, 403
+// insufficient_scope, 503 with Retry-After when an issuer's keys cannot
+// be had; a 401 to a request without the DPoP scheme also carries a
+// DPoP challenge with the proof algorithms.
+func newServer(tr *trust, publicURL *url.URL, logger *slog.Logger) (*server, error) {
 	s := &server{trust: tr, items: newItemStore(), logger: logger, mux: http.NewServeMux()}
+	dpop, err := newDPoP()
+	if err != nil {
+		return nil, err
+	}
+	// The URL a proof must name (htu): the public one behind a proxy, else
+	// the library's default, the request's own.
+	var reqURL func(*http.Request) *url.URL
+	if publicURL != nil {
+		if reqURL, err = guardian.PublicURL(publicURL.String()); err != nil {
+			return nil, err
+		}
+	}
 	g, err := guardian.NewResourceServer(tr.verifier, &guardian.GuardianOptions[*guardian.Claims]{
-		Realm:     "api",
-		OnRefused: s.refused,
+		Realm:      realm,
+		OnRefused:  s.refused,
+		DPoP:       dpop,
+		RequestURL: reqURL,
 		// The causes of 5xx answers (an issuer that does not answer),
 		// which clients are never shown, go to the server's log.
 		Logger: logger,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -36,13 +37,19 @@ const (
 // logs going to the test's output.
 func newTestServer(t *testing.T, issuers ...trustedIssuer) *server {
 	t.Helper()
+	return newTestServerAt(t, nil, issuers...)
+}
+
+// newTestServerAt is newTestServer with -public-url publicURL (nil: none).
+func newTestServerAt(t *testing.T, publicURL *url.URL, issuers ...trustedIssuer) *server {
+	t.Helper()
 	logger := testLogger(t)
 	tr, err := newTrust(config{issuers: issuers, refetchInterval: testRefetch}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(tr.close)
-	s, err := newServer(tr, logger)
+	s, err := newServer(tr, publicURL, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
