@@ -97,7 +97,8 @@ type DPoPVerifier struct {
 	now     func() time.Time
 	// keys remembers the keys of recent proofs by their jwk, since a
 	// client signs every proof with the same one.
-	keys proofKeys
+	keys    proofKeys
+	headers proofHeaders
 	// nonces makes and checks server nonces; nil: none.
 	nonces *dpopNonces
 }
@@ -259,27 +260,32 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 	if err != nil {
 		return nil, invalidProof("not a compact JWS")
 	}
-	var h dpopHeader
-	if err := decodeSegment(hSeg, &h); err != nil {
-		return nil, invalidProof("header is not a base64url JSON object")
+	key, jkt, ok := v.headers.get(hSeg)
+	if !ok {
+		var h dpopHeader
+		if err := decodeProofHeader(hSeg, &h); err != nil {
+			return nil, invalidProof("header is not a base64url JSON object")
+		}
+		switch {
+		case h.Typ != "dpop+jwt":
+			return nil, invalidProof("typ is not dpop+jwt")
+		case h.Jku != nil, h.X5u != nil, h.X5c != nil, h.Kid != nil:
+			return nil, invalidProof("the key must be the jwk header, and only it")
+		case h.Crit != nil, h.B64 != nil, h.Zip != nil:
+			return nil, invalidProof("crit, b64 and zip are not supported")
+		case !slices.Contains(v.algs, Algorithm(h.Alg)):
+			return nil, invalidProof("alg %s is not allowed", strconv.QuoteToASCII(truncate(h.Alg, 16)))
+		case h.Jwk == nil:
+			return nil, invalidProof("no jwk header")
+		}
+		key, jkt, err = v.keys.get(h.Jwk, proofAlgorithm(Algorithm(h.Alg)))
+		if err != nil {
+			return nil, err
+		}
+		v.headers.put(hSeg, key, jkt)
 	}
-	switch {
-	case h.Typ != "dpop+jwt":
-		return nil, invalidProof("typ is not dpop+jwt")
-	case h.Jku != nil, h.X5u != nil, h.X5c != nil, h.Kid != nil:
-		return nil, invalidProof("the key must be the jwk header, and only it")
-	case h.Crit != nil, h.B64 != nil, h.Zip != nil:
-		return nil, invalidProof("crit, b64 and zip are not supported")
-	case !slices.Contains(v.algs, Algorithm(h.Alg)):
-		return nil, invalidProof("alg %s is not allowed", strconv.QuoteToASCII(truncate(h.Alg, 16)))
-	case h.Jwk == nil:
-		return nil, invalidProof("no jwk header")
-	}
-	key, jkt, err := v.keys.get(h.Jwk, proofAlgorithm(Algorithm(h.Alg)))
-	if err != nil {
-		return nil, err
-	}
-	sig, err := b64.DecodeString(sSeg)
+	var sigBuf [maxProofSignature]byte
+	sig, err := decodeProofSignature(sigBuf[:], sSeg)
 	if err != nil {
 		return nil, invalidProof("signature is not base64url")
 	}
@@ -290,7 +296,7 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 		return nil, invalidProof("the signature does not verify with its jwk")
 	}
 	var c dpopClaims
-	if err := decodeSegment(pSeg, &c); err != nil {
+	if err := decodeProofClaims(pSeg, &c); err != nil {
 		return nil, invalidProof("payload is not a base64url JSON object with string jti, htm, htu and a numeric iat")
 	}
 	switch {
@@ -313,7 +319,7 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 		return nil, invalidProof("iat is older than %v", v.maxAge)
 	}
 	if req.AccessToken != "" {
-		if c.Ath == nil || !equalStrings(*c.Ath, accessTokenHash(req.AccessToken)) {
+		if !athMatches(c.Ath, req.AccessToken) {
 			return nil, invalidProof("ath is not the hash of the access token")
 		}
 	}
@@ -337,7 +343,7 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 	// Last: a proof that fails any check above is not remembered, so
 	// garbage cannot fill the cache. The key is the thumbprint and the
 	// jti: one client's jti never blocks another's.
-	first, err := v.use(ctx, replayKey(jkt, c.Jti))
+	first, err := v.use(ctx, proofReplayKey(jkt, c.Jti))
 	if err != nil {
 		return nil, fmt.Errorf("%w: DPoP replay cache: %w", ErrUnavailable, err)
 	}
@@ -423,13 +429,10 @@ type proofKeyEntry struct {
 // get returns the key of jwk pinned to alg, parsing it on a miss. Only
 // keys that parse are remembered; when full, the cache starts over.
 func (p *proofKeys) get(jwk json.RawMessage, alg Algorithm) (*Key, string, error) {
-	id := string(alg) + "\x00" + string(jwk)
-	p.mu.RLock()
-	e, ok := p.byID[id]
-	p.mu.RUnlock()
-	if ok {
+	if e, ok := p.lookup(jwk, alg); ok {
 		return e.key, e.jkt, nil
 	}
+	id := string(alg) + "\x00" + string(jwk)
 	key, jkt, err := proofKey(jwk, alg)
 	if err != nil {
 		return nil, "", err

@@ -20,33 +20,67 @@ func sameHTU(htu string, req *url.URL) bool {
 	}
 	a, okA := normalizedTarget(u)
 	b, okB := normalizedTarget(req)
-	return okA && okB && a == b
+	return okA && okB && a.equal(b)
 }
 
+// target is scheme://host[:port]/path of a URL, normalized, in pieces:
+// written out, they are that string (string), and comparing them
+// (equal) is comparing the strings, without building them.
+type target [8]string
+
 // normalizedTarget is scheme://host[:port]/path of u, normalized.
-func normalizedTarget(u *url.URL) (string, bool) {
+func normalizedTarget(u *url.URL) (target, bool) {
 	scheme := strings.ToLower(u.Scheme)
 	if scheme != "https" && scheme != "http" {
-		return "", false
+		return target{}, false
 	}
 	host, port := strings.ToLower(u.Hostname()), u.Port()
 	if host == "" {
-		return "", false
+		return target{}, false
 	}
 	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
 		port = ""
 	}
+	open, closing := "", ""
 	if strings.Contains(host, ":") { // IPv6
-		host = "[" + host + "]"
+		open, closing = "[", "]"
 	}
+	colon := ""
 	if port != "" {
-		host += ":" + port
+		colon = ":"
 	}
 	path := normalizePath(u.EscapedPath())
 	if path == "" {
 		path = "/"
 	}
-	return scheme + "://" + host + path, true
+	return target{scheme, "://", open, host, closing, colon, port, path}, true
+}
+
+// String is the target written out.
+func (t target) String() string { return strings.Join(t[:], "") }
+
+// equal reports whether t and o are the same string written out.
+func (t target) equal(o target) bool {
+	i, j := 0, 0 // the pieces of t and o at hand
+	a, b := t[0], o[0]
+	for {
+		for a == "" && i < len(t)-1 {
+			i++
+			a = t[i]
+		}
+		for b == "" && j < len(o)-1 {
+			j++
+			b = o[j]
+		}
+		n := min(len(a), len(b))
+		if n == 0 {
+			return a == "" && b == ""
+		}
+		if a[:n] != b[:n] {
+			return false
+		}
+		a, b = a[n:], b[n:]
+	}
 }
 
 // normalizePath decodes the percent-encodings of unreserved characters and
