@@ -361,3 +361,15 @@ func randomSecret(tb testing.TB) []byte {
 	}
 	return b
 }
+
+// tamperSignature changes one character well inside raw's signature (its
+// last characters may carry unused bits, and may already be what a fixed
+// replacement writes), so that the signature no longer verifies.
+func tamperSignature(raw string) string {
+	k := len(raw) - 10
+	swap := byte('A')
+	if raw[k] == 'A' {
+		swap = 'B'
+	}
+	return raw[:k] + string(swap) + raw[k+1:]
+}

@@ -655,7 +655,7 @@ func TestExchange(t *testing.T) {
 		{name: "type not in from", raw: access.Raw, from: []guardian.TokenType{guardian.RefreshToken}, to: guardian.AccessToken, want: guardian.ErrTokenType},
 		{name: "empty from", raw: refresh.Raw, from: nil, to: guardian.AccessToken},
 		{name: "to an unknown type", raw: refresh.Raw, from: []guardian.TokenType{guardian.RefreshToken}, to: "api"},
-		{name: "bad signature", raw: refresh.Raw[:len(refresh.Raw)-2] + "AA", from: []guardian.TokenType{guardian.RefreshToken}, to: guardian.AccessToken, want: guardian.ErrInvalidToken},
+		{name: "bad signature", raw: tamperSignature(refresh.Raw), from: []guardian.TokenType{guardian.RefreshToken}, to: guardian.AccessToken, want: guardian.ErrInvalidToken},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
