@@ -102,6 +102,10 @@ func openStore(ctx context.Context, spec string, wrap func(guardian.Revoker) gua
 	}
 }
 
+// maxDBConns is the size of the PostgreSQL and MySQL connection pools:
+// open and idle connections alike.
+const maxDBConns = 50
+
 func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, kind string, wrap func(guardian.Revoker) guardian.Revoker) (*store, error) {
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
@@ -109,6 +113,12 @@ func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, 
 	}
 	if dialect == sqlstore.SQLite {
 		db.SetMaxOpenConns(1) // one writer; SQLite serializes writes anyway
+	} else {
+		// As many idle connections as open ones: with database/sql's
+		// default of 2 idle, concurrent requests close and reopen
+		// connections all the time (see sqlstore's README, "Size the pool").
+		db.SetMaxOpenConns(maxDBConns)
+		db.SetMaxIdleConns(maxDBConns)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
