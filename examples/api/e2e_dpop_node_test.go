@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/guardian-go/guardian/examples/internal/nodetest"
 )
 
 // Interop: a DPoP client made with npm libraries (testdata/dpopclient:
@@ -58,7 +60,11 @@ func (a nodeAnswer) body(t *testing.T) (b struct {
 }
 
 func TestDPoPInteropNode(t *testing.T) {
-	dir, node := installDPoPClient(t)
+	dir, err := filepath.Abs(dpopClientDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := nodetest.Install(t, dir)
 	s := startServer(t, "-store", filepath.Join(t.TempDir(), "r.db"))
 	defer s.stop()
 
