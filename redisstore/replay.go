@@ -91,28 +91,17 @@ func (s *Store) Use(ctx context.Context, key string, ttl time.Duration) (first b
 // primary that owns the key, as recordAndWait does for revocations. WAIT
 // follows a first use only: a replay wrote nothing.
 func (s *Store) useAndWait(ctx context.Context, keys []string, args []any) (int64, error) {
-	var node *redis.Client
-	switch c := s.client.(type) {
-	case *redis.Client:
-		node = c
-	case *redis.ClusterClient:
-		var err error
-		if node, err = c.MasterForKey(ctx, keys[0]); err != nil {
-			return 0, err
-		}
+	conn, err := s.primaryConn(ctx, keys[0])
+	if err != nil {
+		return 0, err
 	}
-	conn := node.Conn()
 	defer conn.Close()
 	first, err := useKey.Run(ctx, conn, keys, args...).Int64()
 	if err != nil || first != 1 {
 		return first, err
 	}
-	n, err := conn.Wait(ctx, s.waitReplicas, s.waitTimeout).Result()
-	if err != nil {
-		return 0, fmt.Errorf("wait for replicas: %w", err)
-	}
-	if n < int64(s.waitReplicas) {
-		return 0, fmt.Errorf("%w: replay key reached %d of %d replicas within %v", ErrNotReplicated, n, s.waitReplicas, s.waitTimeout)
+	if err := s.waitReplicated(ctx, conn, "replay key"); err != nil {
+		return 0, err
 	}
 	return first, nil
 }

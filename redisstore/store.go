@@ -317,30 +317,48 @@ func (s *Store) record(ctx context.Context, kind guardian.RevocationKind, key st
 // primary that owns the key: WAIT counts the replicas that have every write
 // made on its own connection.
 func (s *Store) recordAndWait(ctx context.Context, kind guardian.RevocationKind, keys []string, args []any) (int64, error) {
+	conn, err := s.primaryConn(ctx, keys[0])
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	created, err := revoke.Run(ctx, conn, keys, args...).Int64()
+	if err != nil {
+		return 0, err
+	}
+	if err := s.waitReplicated(ctx, conn, kind.String()+" revocation"); err != nil {
+		return 0, err
+	}
+	return created, nil
+}
+
+// primaryConn is one connection to the primary that owns key, for a write
+// and the WAIT that follows it on the same connection.
+func (s *Store) primaryConn(ctx context.Context, key string) (*redis.Conn, error) {
 	var node *redis.Client
 	switch c := s.client.(type) {
 	case *redis.Client:
 		node = c
 	case *redis.ClusterClient:
 		var err error
-		if node, err = c.MasterForKey(ctx, keys[0]); err != nil {
-			return 0, err
+		if node, err = c.MasterForKey(ctx, key); err != nil {
+			return nil, err
 		}
 	}
-	conn := node.Conn()
-	defer conn.Close()
-	created, err := revoke.Run(ctx, conn, keys, args...).Int64()
-	if err != nil {
-		return 0, err
-	}
+	return node.Conn(), nil
+}
+
+// waitReplicated waits until WaitReplicas replicas have the writes made on
+// conn, within WaitTimeout; what names the write in the error.
+func (s *Store) waitReplicated(ctx context.Context, conn *redis.Conn, what string) error {
 	n, err := conn.Wait(ctx, s.waitReplicas, s.waitTimeout).Result()
 	if err != nil {
-		return 0, fmt.Errorf("wait for replicas: %w", err)
+		return fmt.Errorf("wait for replicas: %w", err)
 	}
 	if n < int64(s.waitReplicas) {
-		return 0, fmt.Errorf("%w: %s revocation reached %d of %d replicas within %v", ErrNotReplicated, kind, n, s.waitReplicas, s.waitTimeout)
+		return fmt.Errorf("%w: %s reached %d of %d replicas within %v", ErrNotReplicated, what, n, s.waitReplicas, s.waitTimeout)
 	}
-	return created, nil
+	return nil
 }
 
 // Revoked reports whether c is revoked: by its ID, by its Family, or by a
