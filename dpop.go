@@ -3,7 +3,6 @@ package guardian
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -444,18 +443,6 @@ func (p *proofKeys) get(jwk json.RawMessage, alg Algorithm) (*Key, string, error
 	p.byID[id] = proofKeyEntry{key, jkt}
 	p.mu.Unlock()
 	return key, jkt, nil
-}
-
-// accessTokenHash is ath: the base64url SHA-256 of the token's ASCII.
-func accessTokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return b64.EncodeToString(sum[:])
-}
-
-// replayKey is what the ReplayCache remembers of a proof.
-func replayKey(jkt, jti string) string {
-	sum := sha256.Sum256([]byte("guardian dpop\x00" + jkt + "\x00" + jti))
-	return "dpop." + b64.EncodeToString(sum[:16])
 }
 
 // equalStrings compares in constant time for equal lengths.
