@@ -142,6 +142,8 @@ type Issuer struct {
 	revokerTimeout time.Duration
 	// localRevoker: the Revoker answers Revoked from memory, unbounded.
 	localRevoker bool
+	// memoryFirst: the Revoker answers from memory when it can.
+	memoryFirst memoryFirst
 	hooks        Hooks
 	types        typeRule
 	perms        *Permissions
@@ -206,6 +208,7 @@ func NewIssuer(keys *KeySet, opts *IssuerOptions) (*Issuer, error) {
 		i.retryWindow = 0
 	}
 	_, i.localRevoker = i.revoker.(localRevoker)
+	i.memoryFirst, _ = i.revoker.(memoryFirst)
 	if al, ok := i.revoker.(interface{ AllowList() bool }); ok && al.AllowList() {
 		i.retryWindow = 0
 	}

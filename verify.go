@@ -215,6 +215,15 @@ func (i *Issuer) checkRevoked(ctx context.Context, c *Claims) error {
 // askRevoker asks the Revoker about c, within the Revoker timeout unless
 // the Revoker answers from memory. A failure is ErrUnavailable.
 func (i *Issuer) askRevoker(ctx context.Context, c *Claims) (bool, error) {
+	if i.memoryFirst != nil {
+		revoked, ok, err := i.memoryFirst.revokedFromMemory(ctx, c)
+		if ok {
+			if err != nil {
+				return false, unavailable(err)
+			}
+			return revoked, nil
+		}
+	}
 	if !i.localRevoker {
 		var cancel context.CancelFunc
 		ctx, cancel = i.bound(ctx)
@@ -242,6 +251,12 @@ func (i *Issuer) expired(c *Claims, now time.Time) bool {
 // localRevoker is a Revoker that answers Revoked from memory, without I/O:
 // the Issuer does not bound it in time.
 type localRevoker interface{ answersLocally() }
+
+// memoryFirst is a Revoker that answers from memory when it can (a
+// [FeedMirror] that is current), and from its store, bounded, otherwise.
+type memoryFirst interface {
+	revokedFromMemory(ctx context.Context, c *Claims) (revoked, answered bool, err error)
+}
 
 // unavailable marks a Revoker failure as ErrUnavailable and
 // ErrRevokerUnavailable, once.
