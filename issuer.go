@@ -144,9 +144,9 @@ type Issuer struct {
 	localRevoker bool
 	// memoryFirst: the Revoker answers from memory when it can.
 	memoryFirst memoryFirst
-	hooks        Hooks
-	types        typeRule
-	perms        *Permissions
+	hooks       Hooks
+	types       typeRule
+	perms       *Permissions
 	// remote, when set, supplies the keys: the Issuer only verifies.
 	remote *RemoteKeys
 }
