@@ -90,6 +90,7 @@ type FeedMirror struct {
 	mem    *MemoryRevoker
 	maxLag time.Duration
 	clock  func() time.Time
+	mono   bool      // clock is time.Now: read the monotonic clock alone
 	start  time.Time // origin of the monotonic instants below
 	logger *slog.Logger
 
@@ -131,7 +132,8 @@ func NewFeedMirror(feed Feed, opts *FeedMirrorOptions) (*FeedMirror, error) {
 	case o.MaxLag < 0:
 		return nil, fmt.Errorf("%w: FeedMirrorOptions.MaxLag is %v; it must be positive", ErrConfig, o.MaxLag)
 	}
-	if o.Clock == nil {
+	mono := o.Clock == nil
+	if mono {
 		o.Clock = time.Now
 	}
 	if o.Logger == nil {
@@ -143,6 +145,7 @@ func NewFeedMirror(feed Feed, opts *FeedMirrorOptions) (*FeedMirror, error) {
 		mem:       NewMemoryRevoker(o.Memory),
 		maxLag:    o.MaxLag,
 		clock:     o.Clock,
+		mono:      mono,
 		logger:    o.Logger,
 		currentCh: make(chan struct{}),
 		stop:      stop,
@@ -233,7 +236,17 @@ func (s *feedSink) Current(asOf time.Time) {
 // current reports whether the feed confirmed less than maxLag ago.
 func (m *FeedMirror) current() bool {
 	f := m.fresh.Load()
-	return f != 0 && m.clock().Sub(m.start).Nanoseconds()+1-f < m.maxLag.Nanoseconds()
+	return f != 0 && m.elapsed()+1-f < m.maxLag.Nanoseconds()
+}
+
+// elapsed is the time since start on the lag clock, in nanoseconds. With
+// the default clock it reads the monotonic clock alone (time.Since), at
+// half the cost of time.Now.
+func (m *FeedMirror) elapsed() int64 {
+	if m.mono {
+		return int64(time.Since(m.start))
+	}
+	return m.clock().Sub(m.start).Nanoseconds()
 }
 
 // revokedFromMemory answers from memory when memory can: a record found,
@@ -325,7 +338,7 @@ func (m *FeedMirror) Stats() FeedMirrorStats {
 		StoreChecks: m.storeChecks.Load(),
 	}
 	if f := m.lastConfirmed.Load(); f != 0 {
-		s.Lag = m.clock().Sub(m.start) - time.Duration(f-1)
+		s.Lag = time.Duration(m.elapsed() - (f - 1))
 	}
 	if e := m.lastErr.Load(); e != nil {
 		s.LastBreak = *e
