@@ -79,6 +79,11 @@ type Options struct {
 	// bounds the wait too. Default: one second. Ignored when WaitReplicas is
 	// zero.
 	WaitTimeout time.Duration
+
+	// FeedInterval is how often [Store.Follow] proves that its mirror is
+	// current (a probe through every master and back). It must be well
+	// under the mirror's MaxLag. Default: [DefaultFeedInterval], 100ms.
+	FeedInterval time.Duration
 }
 
 // Store is a [guardian.Revoker] backed by Redis. Make one with [New]; it is
@@ -94,6 +99,7 @@ type Store struct {
 	mget         bool
 	waitReplicas int
 	waitTimeout  time.Duration
+	feedInterval time.Duration
 }
 
 var (
@@ -135,7 +141,7 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")
 	}
-	s := &Store{client: client, prefix: DefaultKeyPrefix, waitTimeout: defaultWaitTimeout}
+	s := &Store{client: client, prefix: DefaultKeyPrefix, waitTimeout: defaultWaitTimeout, feedInterval: DefaultFeedInterval}
 	if opts != nil {
 		if opts.KeyPrefix != "" {
 			s.prefix = opts.KeyPrefix
@@ -147,6 +153,12 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 			return nil, fmt.Errorf("redisstore: WaitTimeout is %v, want 0 or more", opts.WaitTimeout)
 		}
 		s.waitReplicas = opts.WaitReplicas
+		switch {
+		case opts.FeedInterval < 0:
+			return nil, fmt.Errorf("redisstore: FeedInterval is %v, want 0 or more", opts.FeedInterval)
+		case opts.FeedInterval > 0:
+			s.feedInterval = opts.FeedInterval
+		}
 		if opts.WaitTimeout > 0 {
 			s.waitTimeout = opts.WaitTimeout
 		}
@@ -183,6 +195,10 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 // "max" for a subject, whose value only moves forward; "once" for Consume;
 // empty for Revoke of a token or a family, whose first value stays.
 //
+// ARGV[4] is the feed's channel: the script publishes the record as it
+// now stands (its PTTL, its value and its key, separated by newlines), in
+// the same atomic step as the write, for [Store.Follow].
+//
 // It returns 1 when this call recorded the revocation: the key was absent,
 // or (mode "once") it holds this very call's value, because go-redis
 // retried the script after a reply was lost. Otherwise 0.
@@ -196,24 +212,27 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 // silent success.
 const revokeScript = `
 local old = redis.call('GET', KEYS[1])
+local ret = 0
 if not old then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
-  return 1
-end
-local pttl = redis.call('PTTL', KEYS[1])
-if ARGV[3] == 'max' then
-  local cut = tonumber(old)
-  if cut == nil or tonumber(ARGV[2]) > cut then
-    redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  ret = 1
+else
+  local pttl = redis.call('PTTL', KEYS[1])
+  if ARGV[3] == 'max' then
+    local cut = tonumber(old)
+    if cut == nil or tonumber(ARGV[2]) > cut then
+      redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+    end
+  end
+  if pttl >= 0 and tonumber(ARGV[1]) > pttl then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  end
+  if ARGV[3] == 'once' and old == ARGV[2] then
+    ret = 1
   end
 end
-if pttl >= 0 and tonumber(ARGV[1]) > pttl then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-end
-if ARGV[3] == 'once' and old == ARGV[2] then
-  return 1
-end
-return 0
+redis.call('PUBLISH', ARGV[4], redis.call('PTTL', KEYS[1]) .. '\n' .. redis.call('GET', KEYS[1]) .. '\n' .. KEYS[1])
+return ret
 `
 
 var revoke = redis.NewScript(revokeScript)
@@ -297,7 +316,7 @@ func lifetime(r guardian.Revocation) int64 {
 // reports an error, though it may still land.
 func (s *Store) record(ctx context.Context, kind guardian.RevocationKind, key string, ms int64, value, mode string) (recorded bool, err error) {
 	keys := []string{key}
-	args := []any{strconv.FormatInt(ms, 10), value, mode}
+	args := []any{strconv.FormatInt(ms, 10), value, mode, s.feedChannel()}
 	n, err := bounded(ctx, func(ctx context.Context) (int64, error) {
 		if s.waitReplicas > 0 {
 			return s.recordAndWait(ctx, kind, keys, args)
