@@ -67,6 +67,7 @@ func main() {
 
 // config is what the command line and the environment say.
 type config struct {
+	mirror bool
 	addr   string
 	alg    string
 	key    string
@@ -93,6 +94,7 @@ tokens bound to its key; the store is the proofs' replay cache too.
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&c.alg, "alg", "", "asymmetric signing algorithm: EdDSA, ES256 or RS256 (needs -key); default HS256 with AUTH_SECRET")
 	fs.StringVar(&c.key, "key", "", "PEM private key for -alg")
+	fs.BoolVar(&c.mirror, "mirror", true, "with a postgres://, mysql:// or redis:// store, answer revocation checks from memory, kept current by the store's change feed (refused within 1s on every instance); -mirror=false asks the store on every request")
 	fs.StringVar(&c.store, "store", "guardian-example.db", "revocation store: an SQLite file path (or sqlite:PATH), or a postgres://, mysql:// or redis:// URL")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -119,7 +121,7 @@ func run(args []string, logger *slog.Logger) error {
 		return err
 	}
 	m := newMetrics()
-	store, err := openStore(ctx, cfg.store, m.timeRevoker)
+	store, err := openStore(ctx, cfg.store, storeConfig{wrap: m.timeRevoker, mirror: cfg.mirror, logger: logger})
 	if err != nil {
 		return err
 	}

@@ -187,6 +187,9 @@ func (m *metrics) handler() http.Handler {
 // its Consume with the store's Revoke) and no Revoked at all.
 func (m *metrics) timeRevoker(inner guardian.Revoker) guardian.Revoker {
 	t := &timedRevoker{inner: inner, hist: m.storeDuration}
+	if f, ok := inner.(guardian.Feed); ok {
+		return &timedFeed{timedConsumer{t, f}, f}
+	}
 	c, consumer := inner.(guardian.TokenConsumer)
 	l, lister := inner.(guardian.Lister)
 	switch {
@@ -262,6 +265,18 @@ type timedLister struct {
 
 func (t *timedLister) Live(ctx context.Context, fn func(guardian.Revocation) error) error {
 	return t.lister.Live(ctx, fn)
+}
+
+// timedFeed is a timedConsumer over a guardian.Feed. Follow, the
+// feed's long-running subscription, is not timed: the checks a
+// FeedMirror sends to the store while it is not current are.
+type timedFeed struct {
+	timedConsumer
+	feed guardian.Feed
+}
+
+func (t *timedFeed) Follow(ctx context.Context, sink guardian.FeedSink) error {
+	return t.feed.Follow(ctx, sink)
 }
 
 // timedConsumerLister is both.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -26,8 +27,10 @@ type store struct {
 	// that instances sharing the store refuse each other's replayed
 	// proofs; nil (a test's in-memory revoker) means the library's
 	// MemoryReplayCache.
-	replay  guardian.ReplayCache
-	kind    string
+	replay guardian.ReplayCache
+	kind   string
+	// mirror is the FeedMirror in front of a shared store, nil without one.
+	mirror  *guardian.FeedMirror
 	pinger  func(context.Context) error // nil: always healthy
 	closers []func() error
 }
@@ -50,28 +53,45 @@ func (s *store) Close() error {
 	return errors.Join(errs...)
 }
 
+// storeConfig says how to open the store.
+type storeConfig struct {
+	// wrap, when not nil, decorates the revoker itself (not a mirror in
+	// front of it): the server times its calls with it.
+	wrap func(guardian.Revoker) guardian.Revoker
+	// mirror puts a FeedMirror in front of a shared store (PostgreSQL,
+	// MySQL, Redis): the -mirror flag.
+	mirror bool
+	logger *slog.Logger
+}
+
 // openStore opens the store the -store flag names: an SQLite file path (or
 // sqlite:PATH), or a postgres://, postgresql://, mysql:// or redis:// URL.
 // SQL tables (the DPoP replay table among them) are created when missing.
-// The store is both the revoker and the DPoP replay cache. wrap, when not
-// nil, decorates the revoker itself (not the Mirror in front of an SQLite
-// store): the server times its calls with it.
-func openStore(ctx context.Context, spec string, wrap func(guardian.Revoker) guardian.Revoker) (*store, error) {
-	if wrap == nil {
-		wrap = func(r guardian.Revoker) guardian.Revoker { return r }
+// The store is both the revoker and the DPoP replay cache. An SQLite file
+// gets a Mirror (this process owns it); a shared store gets a FeedMirror
+// when cfg.mirror is set.
+func openStore(ctx context.Context, spec string, cfg storeConfig) (*store, error) {
+	if cfg.wrap == nil {
+		cfg.wrap = func(r guardian.Revoker) guardian.Revoker { return r }
 	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	wrap := cfg.wrap
 	scheme, _, _ := strings.Cut(spec, "://")
+	var st *store
+	var err error
 	switch {
 	case scheme == "postgres" || scheme == "postgresql":
-		return openSQL(ctx, "pgx", spec, sqlstore.Postgres, "postgres", wrap)
+		st, err = openSQL(ctx, "pgx", spec, sqlstore.Postgres, "postgres", wrap)
 	case scheme == "mysql":
-		dsn, err := mysqlDSN(spec)
-		if err != nil {
-			return nil, err
+		dsn, derr := mysqlDSN(spec)
+		if derr != nil {
+			return nil, derr
 		}
-		return openSQL(ctx, "mysql", dsn, sqlstore.MySQL, "mysql", wrap)
+		st, err = openSQL(ctx, "mysql", dsn, sqlstore.MySQL, "mysql", wrap)
 	case scheme == "redis" || scheme == "rediss":
-		return openRedis(ctx, spec, wrap)
+		st, err = openRedis(ctx, spec, wrap, cfg.logger)
 	case strings.Contains(spec, "://"):
 		return nil, fmt.Errorf("-store %q: unknown scheme %q", redact(spec), scheme)
 	default:
@@ -100,6 +120,44 @@ func openStore(ctx context.Context, spec string, wrap func(guardian.Revoker) gua
 		st.closers = append(st.closers, release)
 		return st, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.mirror {
+		if err := st.mirrorFeed(ctx, cfg.logger); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// mirrorStartWait is how long the server waits at start for its mirror to
+// be current; it serves anyway after that, asking the store meanwhile.
+const mirrorStartWait = 10 * time.Second
+
+// mirrorFeed puts a FeedMirror in front of the shared store: checks are
+// answered from memory, which the store's change feed keeps current
+// (bound: guardian.DefaultFeedMaxLag), and from the store while the
+// mirror is not current.
+func (s *store) mirrorFeed(ctx context.Context, logger *slog.Logger) error {
+	feed, ok := s.revoker.(guardian.Feed)
+	if !ok {
+		return fmt.Errorf("the %s store has no change feed", s.kind)
+	}
+	m, err := guardian.NewFeedMirror(feed, &guardian.FeedMirrorOptions{Logger: logger})
+	if err != nil {
+		return err
+	}
+	wait, cancel := context.WithTimeout(ctx, mirrorStartWait)
+	defer cancel()
+	if err := m.WaitCurrent(wait); err != nil {
+		logger.Warn("the revocation mirror is not current yet; checks go to the store until it is", "err", err)
+	}
+	s.revoker, s.mirror = m, m
+	s.kind += " (feed-mirrored in memory)"
+	s.closers = append([]func() error{m.Close}, s.closers...)
+	return nil
 }
 
 // maxDBConns is the size of the PostgreSQL and MySQL connection pools:
@@ -157,7 +215,7 @@ func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, 
 	return st, nil
 }
 
-func openRedis(ctx context.Context, spec string, wrap func(guardian.Revoker) guardian.Revoker) (*store, error) {
+func openRedis(ctx context.Context, spec string, wrap func(guardian.Revoker) guardian.Revoker, logger *slog.Logger) (*store, error) {
 	opts, err := redis.ParseURL(spec)
 	if err != nil {
 		return nil, fmt.Errorf("-store: %w", err)
@@ -175,8 +233,23 @@ func openRedis(ctx context.Context, spec string, wrap func(guardian.Revoker) gua
 		client.Close()
 		return nil, err
 	}
+	warnDurability(pingCtx, s, logger)
 	ping := func(ctx context.Context) error { return client.Ping(ctx).Err() }
 	return &store{revoker: wrap(s), replay: s, kind: "redis", pinger: ping, closers: []func() error{client.Close}}, nil
+}
+
+// warnDurability logs a warning when Redis would lose revocations on a
+// restart or a crash: logged-out tokens would work again.
+func warnDurability(ctx context.Context, s *redisstore.Store, logger *slog.Logger) {
+	p, err := s.Persistence(ctx)
+	if err != nil {
+		logger.Warn("could not read how Redis persists revocations", "err", err)
+		return
+	}
+	if d := p.Durability(); d < redisstore.DurabilityAOFEverySec {
+		logger.Warn("Redis may lose revocations; turn on its append-only file (appendonly yes, with appendfsync everysec or always)",
+			"durability", d.String(), "risk", d.Risk(), "servers", p.String())
+	}
 }
 
 // mysqlDSN turns mysql://user:pass@host:port/db?params into the driver's
