@@ -2,7 +2,6 @@ package guardian
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -175,7 +174,7 @@ func (m *FeedMirror) follow(ctx context.Context) {
 			return
 		}
 		if err == nil {
-			err = errors.New("guardian: the feed's Follow returned nil")
+			err = fmt.Errorf("%w: the revocation feed's Follow returned nil", ErrUnavailable)
 		}
 		m.breaks.Add(1)
 		m.lastErr.Store(&err)

@@ -110,7 +110,7 @@ func (f fakeFeed) Revoked(ctx context.Context, c *guardian.Claims) (bool, error)
 
 // Follow subscribes, lists, and confirms every 5 ms that it has all.
 func (f fakeFeed) Follow(ctx context.Context, sink guardian.FeedSink) error {
-	ch := make(chan guardian.Revocation, 64)
+	ch := make(chan guardian.Revocation, 4096)
 	f.s.mu.Lock()
 	if f.s.down {
 		f.s.mu.Unlock()
@@ -389,7 +389,11 @@ func TestFeedMirrorConsumeAsksTheStore(t *testing.T) {
 	if err := m.Revoke(context.Background(), guardian.Revocation{Kind: guardian.ByToken, ID: "y", At: testclock.Now(), TTL: time.Hour}); err == nil {
 		t.Fatal("Revoke with the store down succeeded")
 	}
-	revokertest.WantRevoked(t, m, &guardian.Claims{ID: "y"}, false, "a token whose revocation failed") // memory only after the store
+	// Memory holds a record only once the store has it: not this one.
+	// (The store being down, the answer may also be an error.)
+	if revoked, _ := m.Revoked(context.Background(), &guardian.Claims{ID: "y"}); revoked {
+		t.Fatal("memory holds a revocation the store refused")
+	}
 }
 
 func TestFeedMirrorOptions(t *testing.T) {

@@ -103,8 +103,14 @@ func testFeedPropagates(t *testing.T, newFeed func(t *testing.T) guardian.Feed) 
 	later := TokenAt(sub.Subject, sub.IssuedAt.Add(2*time.Second))
 	later.Subject = sub.Subject
 	WantRevoked(t, b, later, false, "a token issued after the subject's cut-off")
-	if st := b.Stats(); !st.Current {
-		t.Errorf("b is not current after the test: %+v", st)
+	// Other subtests share the store: a break of b's feed meanwhile is
+	// allowed, as long as b is current again within a few bounds.
+	deadline := time.Now().Add(5 * FeedMaxLag)
+	for !b.Stats().Current {
+		if time.Now().After(deadline) {
+			t.Fatalf("b is not current %v after the test: %+v", 5*FeedMaxLag, b.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
