@@ -1,5 +1,6 @@
 // Package redisstore is a [guardian.Revoker] kept in Redis, so that every
-// instance of a service sees a logout at once and a restart forgets nothing.
+// instance of a service sees a logout at once and, with Redis persistence
+// on (see [Store.Check]), a restart forgets nothing.
 //
 // A [Store] works with a single server, a Sentinel-managed primary
 // ([redis.NewFailoverClient]) or a Redis Cluster ([redis.NewClusterClient]);
@@ -56,8 +57,9 @@ const defaultWaitTimeout = time.Second
 // ErrNotReplicated is returned (wrapped) by [Store.Revoke] and
 // [Store.Consume] when [Options].WaitReplicas is set and fewer replicas
 // acknowledged the write within [Options].WaitTimeout. The primary has the
-// record all the same: a Revoke may be retried, and a Consume that failed
-// this way has consumed the token.
+// record, unless a failover demotes it before a replica has it (it then
+// drops the record when it resyncs): retry a Revoke. A Consume that failed
+// this way is refused all the same (fail closed).
 var ErrNotReplicated = errors.New("redisstore: revocation not acknowledged by enough replicas")
 
 // Options configures a [Store]. A nil *Options means the defaults.

@@ -11,6 +11,16 @@
 # A server that does not answer is started if it is installed here. If it
 # still does not answer, its tests skip; with CI=true they fail instead.
 #
+# redisstore's Cluster and Sentinel tests need two more topologies:
+#   GUARDIAN_TEST_REDIS_CLUSTER_ADDRS    a Redis Cluster (3 masters, 1 replica each)
+#   GUARDIAN_TEST_REDIS_SENTINEL_ADDRS   sentinels of a primary with a replica
+#   GUARDIAN_TEST_REDIS_SENTINEL_MASTER  its master name
+# Unless both addresses are set, scripts/redis-topologies.sh starts both
+# (replacing a lone one set) when redis-server is installed, on ports
+# 7101-7106, 7111-7112 and 7121-7123 or the next free block, and stops them
+# when this script exits. If they cannot be had, their tests skip; with
+# CI=true they fail.
+#
 # Options: SKIP_LINT=1 skips staticcheck (it is fetched from the module proxy
 # on first use).
 set -euo pipefail
@@ -64,6 +74,15 @@ if printf '%s\n' "${modules[@]}" | grep -qx sqlstore; then
 fi
 if printf '%s\n' "${modules[@]}" | grep -qx redisstore; then
   ensure Redis 127.0.0.1 6379 GUARDIAN_TEST_REDIS_URL start_redis
+  if [ -z "${GUARDIAN_TEST_REDIS_CLUSTER_ADDRS:-}" ] || [ -z "${GUARDIAN_TEST_REDIS_SENTINEL_ADDRS:-}" ]; then
+    # shellcheck source=redis-topologies.sh
+    source scripts/redis-topologies.sh
+    trap redis_topologies_stop EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    redis_topologies_start ||
+      say "a Redis Cluster or Sentinel could not be started: its tests will skip (and fail under CI=true)"
+  fi
 fi
 
 say "gofmt"
