@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -21,11 +22,16 @@ var _ guardian.TokenConsumer = (*Store)(nil)
 // error wrapping [guardian.ErrInvalidRevocation], never
 // [guardian.ErrUnavailable].
 //
-// In PostgreSQL and SQLite, Consume is one upsert that replaces an expired
-// record and leaves a held one alone. In MySQL it is an update of an
-// expired record or else an insert, whose duplicate-key failure means that
-// another call came first. In allow-list mode it also deletes the token's
-// recorded row, as Revoke does.
+// Like Revoke, a Consume that records the token logs the change in the
+// same transaction (see [Store.Follow]); one that finds the token held
+// writes nothing. In PostgreSQL, Consume is one statement: an upsert that
+// replaces an expired record and leaves a held one alone, and, only if it
+// wrote, the counter, the change and the notification. In SQLite it is a
+// transaction: the counter, the same upsert and, only if it wrote, the
+// change; otherwise it rolls back. In MySQL the transaction's upsert is an
+// update of an expired record or else an insert, whose duplicate-key
+// failure means that another call came first. In allow-list mode it also
+// deletes the token's recorded row, as Revoke does.
 func (s *Store) Consume(ctx context.Context, r guardian.Revocation) (first bool, err error) {
 	if err := r.Validate(); err != nil {
 		return false, err
@@ -33,8 +39,9 @@ func (s *Store) Consume(ctx context.Context, r guardian.Revocation) (first bool,
 	if r.Kind != guardian.ByToken {
 		return false, fmt.Errorf("%w: sqlstore: Consume takes token revocations, got a %s revocation", guardian.ErrInvalidRevocation, r.Kind)
 	}
+	const op = "consume token"
 	if err := ctx.Err(); err != nil {
-		return false, s.fail(ctx, "consume token", err)
+		return false, s.fail(ctx, op, err)
 	}
 	if s.closed.Load() {
 		return false, ErrClosed
@@ -43,55 +50,77 @@ func (s *Store) Consume(ctx context.Context, r guardian.Revocation) (first bool,
 	// in whole milliseconds, so it is always after an expired record's.
 	now := s.now()
 	nowMS, until := now.UnixMilli(), ceilMilli(now.Add(r.TTL))
-	if s.dialect == MySQL {
-		if first, err = s.consumeMySQL(ctx, r.ID, until, nowMS); err != nil {
-			return false, err
+	ch := newChange(kindToken, r.ID, 0, r.TTL, now)
+	switch s.dialect {
+	case Postgres:
+		var seq int64
+		err := s.stmts.consumeFeed.queryRow(ctx, s, &seq, s.fq.consume.args(r.ID, until, nowMS, ch.ttlMS, ch.keep, s.channel)...)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			first = false // held: nothing was written
+		case err != nil:
+			return false, s.failWrite(ctx, op, err)
+		default:
+			first = true
 		}
-	} else {
-		res, err := s.db.ExecContext(ctx, s.q.consume.text, s.q.consume.args(r.ID, until, nowMS)...)
-		if err != nil {
-			return false, s.fail(ctx, "consume token", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return false, s.fail(ctx, "consume token", err)
-		}
-		first = n > 0
+	case MySQL:
+		stmts := []*lazyStmt{&s.stmts.consumeUpdate, &s.stmts.consumeInsert, &s.stmts.tokenRevoked}
+		first, err = s.inFeedTx(ctx, op, ch, stmts, func(t *feedTx) (bool, error) {
+			return s.consumeMySQL(ctx, t, r.ID, until, nowMS)
+		})
+	default:
+		first, err = s.inFeedTx(ctx, op, ch, []*lazyStmt{&s.stmts.consume}, func(t *feedTx) (bool, error) {
+			res, err := t.exec(0, s.q.consume.args(r.ID, until, nowMS)...)
+			if err != nil {
+				return false, s.fail(ctx, op, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return false, s.fail(ctx, op, err)
+			}
+			return n > 0, nil
+		})
+	}
+	if err != nil {
+		return false, err
 	}
 	if s.allowList {
 		if _, err := s.db.ExecContext(ctx, s.q.deleteToken.text, s.q.deleteToken.args(r.ID)...); err != nil {
-			return false, s.fail(ctx, "consume token: delete recorded token", err)
+			return false, s.fail(ctx, op+": delete recorded token", err)
 		}
 	}
 	return first, nil
 }
 
-// consumeMySQL replaces an expired record of the token, or inserts one. An
-// insert that fails because a racing call inserted first is told apart
-// from other failures by looking the record up: the package imports no
-// driver, so it cannot read the error's code.
-func (s *Store) consumeMySQL(ctx context.Context, id string, until, now int64) (bool, error) {
+// consumeMySQL replaces an expired record of the token, or inserts one, in
+// t, whose statements are consumeUpdate, consumeInsert and tokenRevoked.
+// An insert that fails because the token is held is told apart from other
+// failures by looking the record up: the package imports no driver, so it
+// cannot read the error's code. (The transaction holds the counter, so no
+// other write of this store runs meanwhile.)
+func (s *Store) consumeMySQL(ctx context.Context, t *feedTx, id string, until, now int64) (bool, error) {
+	const op = "consume token"
 	// until > now >= the old until_ms: a matched row always changes, so
 	// RowsAffected is right whether or not the DSN sets clientFoundRows.
-	res, err := s.db.ExecContext(ctx, s.q.consumeUpdate.text, s.q.consumeUpdate.args(id, until, now)...)
+	res, err := t.exec(0, s.q.consumeUpdate.args(id, until, now)...)
 	if err != nil {
-		return false, s.fail(ctx, "consume token", err)
+		return false, s.fail(ctx, op, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return false, s.fail(ctx, "consume token", err)
+		return false, s.fail(ctx, op, err)
 	} else if n > 0 {
 		return true, nil
 	}
-	_, insertErr := s.db.ExecContext(ctx, s.q.consumeInsert.text, s.q.consumeInsert.args(id, until)...)
+	_, insertErr := t.exec(1, s.q.consumeInsert.args(id, until)...)
 	if insertErr == nil {
 		return true, nil
 	}
 	var n int64
-	if err := s.db.QueryRowContext(ctx, s.q.tokenRevoked.text, s.q.tokenRevoked.args(id, now)...).Scan(&n); err != nil {
-		return false, s.fail(ctx, "consume token", errors.Join(insertErr, err))
+	if err := t.queryRow(2, &n, s.q.tokenRevoked.args(id, now)...); err != nil {
+		return false, s.fail(ctx, op, errors.Join(insertErr, err))
 	}
 	if n > 0 {
 		return false, nil // another call recorded it first
 	}
-	return false, s.fail(ctx, "consume token", insertErr)
+	return false, s.fail(ctx, op, insertErr)
 }

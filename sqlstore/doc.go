@@ -74,8 +74,24 @@
 // database server's): no time zone or column type can shift them. IDs are
 // compared byte for byte (VARBINARY in MySQL, whose string collations
 // ignore case and trailing spaces) and may be up to [MaxIDLength] bytes;
-// IDs that [guardian.CheckID] refuses are refused with [ErrInvalidID]. The
-// README lists the DDL of every dialect.
+// IDs that [guardian.CheckID] refuses are refused with [ErrInvalidID].
+// The replay table and the change log's two tables (below) are part of the
+// schema in both modes. The README lists the DDL of every dialect.
+//
+// # Change feed
+//
+// A Store is a [guardian.Feed] ([Store.Follow]): a [guardian.FeedMirror]
+// on every instance of a fleet answers checks from memory while the feed
+// keeps it current with the revocations written by all instances, within
+// the mirror's MaxLag. Every Revoke, and every Consume that records its
+// token, also writes a row of the change log, numbered by a counter that
+// the write increments in its transaction (so the writes of one store take
+// turns on the counter's row); followers read the log every
+// [Options].FeedInterval, and on PostgreSQL at once when notified (see
+// [Options].Listener and package pgxlisten). A hole in the log
+// ([ErrFeedGap]) or a failure makes the follower start over with a
+// listing. The log's tables are named after the revocations table:
+// "<table>_seq" (the counter, one row) and "<table>_changes".
 //
 // # DPoP replay cache
 //
@@ -100,8 +116,9 @@
 //
 // # Durability
 //
-// A Revoke that returned nil has been committed (db must be in autocommit
-// mode, database/sql's default). It survives a crash of the database when
+// A Revoke that returned nil has been committed, with its change (db must
+// be in autocommit mode, database/sql's default: the store runs its own
+// transactions). It survives a crash of the database when
 // the server flushes commits: PostgreSQL's synchronous_commit = on (the
 // default), MySQL's innodb_flush_log_at_trx_commit = 1 (the default), and,
 // for SQLite, journal_mode = WAL with synchronous = FULL. Point the store

@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	_ "modernc.org/sqlite" // any database/sql driver; this one is pure Go
@@ -125,4 +126,81 @@ func ExampleStore_ActiveTokens() {
 	// laptop refresh laptop-login
 	// phone refresh phone-login
 	// sessions left: 1
+}
+
+// ExampleStore_Follow runs a [guardian.FeedMirror] on each of two
+// instances of a service that share one database (here a SQLite file; with
+// PostgreSQL or MySQL, each instance opens its own pool on the server).
+// Each instance checks tokens in memory, and a logout on one is refused by
+// the other within the mirror's MaxLag (one second by default): the store
+// is followed every FeedInterval (100 ms by default), and on PostgreSQL at
+// once with a Listener from package pgxlisten. Give the mirror, not the
+// store, to the Issuer: IssuerOptions{Revoker: mirror}.
+func ExampleStore_Follow() {
+	dir, err := os.MkdirTemp("", "sqlstore-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	dsn := "file:" + filepath.Join(dir, "auth.db") +
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+	ctx := context.Background()
+
+	// One instance: its pool, its store, its mirror, and what stops them.
+	var stops []func() error
+	defer func() {
+		for _, stop := range slices.Backward(stops) {
+			stop()
+		}
+	}()
+	instance := func() *guardian.FeedMirror {
+		db, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			log.Fatal(err)
+		}
+		stops = append(stops, db.Close)
+		if err := db.Ping(); err != nil { // switches a new file to WAL, alone
+			log.Fatal(err)
+		}
+		store, err := sqlstore.New(db, sqlstore.SQLite, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		stops = append(stops, store.Close)
+		if err := store.CreateSchema(ctx); err != nil { // also the change log's tables
+			log.Fatal(err)
+		}
+		mirror, err := guardian.NewFeedMirror(store, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		stops = append(stops, mirror.Close)
+		return mirror
+	}
+	a, b := instance(), instance()
+	for _, m := range []*guardian.FeedMirror{a, b} {
+		if err := m.WaitCurrent(ctx); err != nil { // or serve at once: checks go to the store meanwhile
+			log.Fatal(err)
+		}
+	}
+
+	now := time.Now()
+	token := &guardian.Claims{Subject: "alice", ID: "jti-1", IssuedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
+	revoked, _ := b.Revoked(ctx, token)
+	fmt.Println("instance b, before the logout:", revoked)
+
+	// Logout on instance a: the store first, then a's memory.
+	if err := a.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: token.ID, At: now, TTL: 16 * time.Minute}); err != nil {
+		log.Fatal(err)
+	}
+	// Instance b learns it from the feed, within its MaxLag.
+	deadline := time.Now().Add(b.MaxLag())
+	for !revoked && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		revoked, _ = b.Revoked(ctx, token)
+	}
+	fmt.Println("instance b, after the logout on a:", revoked)
+	// Output:
+	// instance b, before the logout: false
+	// instance b, after the logout on a: true
 }

@@ -15,3 +15,13 @@ func SetSweepBatch(s *Store, n int64) { s.sweepBatch = n }
 func RevokedQuery(s *Store) (string, func(vals ...any) []any) {
 	return s.q.revoked.text, s.q.revoked.args
 }
+
+// UpsertQuery returns the SQL text of the revocations table's upsert (what
+// Revoke ran alone before the change log) and a function arranging its
+// arguments: kind, id, cutoff (Unix seconds), until (Unix milliseconds).
+func UpsertQuery(s *Store) (string, func(vals ...any) []any) {
+	return s.q.upsert.text, s.q.upsert.args
+}
+
+// FeedChannel returns the PostgreSQL notification channel of s.
+func FeedChannel(s *Store) string { return s.channel }

@@ -222,7 +222,7 @@ func uniqueTables(tb testing.TB, b *backend, opts *sqlstore.Options) {
 		defer db.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, table := range []string{rev, rev + "_replay", tok} {
+		for _, table := range []string{rev, rev + "_replay", rev + "_seq", rev + "_changes", tok} {
 			if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+quoteTable(b, table)); err != nil {
 				tb.Errorf("drop table %s: %v", table, err)
 			}

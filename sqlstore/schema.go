@@ -41,8 +41,8 @@ func (d Dialect) columns() columnTypes {
 }
 
 // schema returns the DDL statements that create the store's tables and
-// indexes, each idempotent (IF NOT EXISTS): the revocations table, its
-// replay table and, in allow-list mode, the tokens table.
+// indexes, each idempotent: the revocations table, its replay table, its
+// change log (see changes.go) and, in allow-list mode, the tokens table.
 func schema(d Dialect, rev, tok tableName, allowList bool) []string {
 	c := d.columns()
 	var stmts []string
@@ -61,6 +61,7 @@ func schema(d Dialect, rev, tok tableName, allowList bool) []string {
 		stmts = append(stmts, rev.createIndex(d, "_until_idx", "until_ms"))
 	}
 	stmts = append(stmts, replaySchema(d, replayTableOf(rev))...)
+	stmts = append(stmts, feedSchema(d, rev)...)
 	if !allowList {
 		return stmts
 	}
@@ -91,7 +92,9 @@ func schema(d Dialect, rev, tok tableName, allowList bool) []string {
 
 // Schema returns the DDL that [Store.CreateSchema] runs for this store's
 // dialect, table names and mode, one statement per element, for migration
-// tools and review. Every statement is idempotent (IF NOT EXISTS).
+// tools and review. Every statement is idempotent: CREATE ... IF NOT
+// EXISTS, and the INSERT of the change log's counter row, which does
+// nothing when the row exists.
 func (s *Store) Schema() []string {
 	return append([]string(nil), s.ddl...)
 }
@@ -112,6 +115,19 @@ func (s *Store) CreateSchema(ctx context.Context) (err error) {
 	}
 	if s.dialect != Postgres {
 		for _, stmt := range s.ddl {
+			if stmt == s.counterRow && s.dialect == MySQL {
+				// InnoDB's INSERT ... SELECT locks the log's last rows
+				// and would then wait for a writer holding the counter's
+				// row, which may wait for those: insert only when the row
+				// is missing, when no writer can hold it.
+				var n int64
+				if err := s.db.QueryRowContext(ctx, s.fq.hasCount.text).Scan(&n); err != nil {
+					return s.fail(ctx, "create schema", err)
+				}
+				if n > 0 {
+					continue
+				}
+			}
 			if _, err := s.db.ExecContext(ctx, stmt); err != nil {
 				return s.fail(ctx, "create schema", err)
 			}

@@ -32,6 +32,9 @@ func TestCreateSchema(t *testing.T) {
 				t.Fatal(err)
 			}
 			revokertest.WantRevoked(t, s, c, false, "a token recorded after repeated CreateSchema")
+			if got := countRows(t, db, quoteTable(b, opts.RevocationsTable+"_seq")); got != 1 {
+				t.Errorf("counter rows after repeated CreateSchema = %d, want 1", got)
+			}
 		})
 
 		t.Run("Concurrent", func(t *testing.T) {
@@ -57,6 +60,41 @@ func TestCreateSchema(t *testing.T) {
 			for err := range errs {
 				t.Errorf("concurrent CreateSchema() = %v, want nil", err)
 			}
+			if got := countRows(t, db, quoteTable(b, opts.RevocationsTable+"_seq")); got != 1 {
+				t.Errorf("counter rows after concurrent CreateSchema = %d, want 1", got)
+			}
+		})
+
+		t.Run("WhileWriting", func(t *testing.T) {
+			// Instances starting (CreateSchema) while others revoke: no
+			// call may fail, a deadlock included.
+			opts := &sqlstore.Options{SweepInterval: -1}
+			uniqueTables(t, b, opts)
+			w := openStore(t, b, db, opts)
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						if err := w.Revoke(ctx, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour}); err != nil {
+							t.Errorf("Revoke during CreateSchema = %v", err)
+							return
+						}
+					}
+				})
+			}
+			for range 10 {
+				if err := w.CreateSchema(ctx); err != nil {
+					t.Errorf("CreateSchema while writing = %v", err)
+				}
+			}
+			close(stop)
+			wg.Wait()
 		})
 
 		t.Run("CustomNames", func(t *testing.T) {
@@ -116,6 +154,9 @@ func TestSchemaText(t *testing.T) {
 			`CREATE TABLE IF NOT EXISTS "guardian_revocations" (`, `id TEXT COLLATE "C" NOT NULL`, `until_ms BIGINT NOT NULL`, `PRIMARY KEY (kind, id)`,
 			`CREATE INDEX IF NOT EXISTS "guardian_revocations_until_idx" ON "guardian_revocations" (until_ms)`,
 			"CREATE TABLE IF NOT EXISTS \"guardian_revocations_replay\" (\n\tid TEXT COLLATE \"C\" NOT NULL PRIMARY KEY,\n\tuntil_ms BIGINT NOT NULL\n)",
+			"CREATE TABLE IF NOT EXISTS \"guardian_revocations_changes\" (\n\tseq BIGINT NOT NULL PRIMARY KEY,\n\tkind SMALLINT NOT NULL,\n\tid TEXT COLLATE \"C\" NOT NULL,\n\tcutoff_s BIGINT NOT NULL,\n\tttl_ms BIGINT NOT NULL,\n\tuntil_ms BIGINT NOT NULL\n)",
+			"CREATE TABLE IF NOT EXISTS \"guardian_revocations_seq\" (\n\tone SMALLINT NOT NULL PRIMARY KEY CHECK (one = 1),\n\tseq BIGINT NOT NULL\n)",
+			`INSERT INTO "guardian_revocations_seq" (one, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM "guardian_revocations_changes" ON CONFLICT (one) DO NOTHING`,
 			`CREATE INDEX IF NOT EXISTS "guardian_revocations_replay_idx" ON "guardian_revocations_replay" (until_ms)`,
 			`jti TEXT COLLATE "C" NOT NULL PRIMARY KEY`, `CREATE INDEX IF NOT EXISTS "guardian_tokens_subject_idx" ON "guardian_tokens" (subject)`,
 			"expires_ms BIGINT NOT NULL,\n\tuntil_ms BIGINT NOT NULL\n)",
@@ -124,6 +165,9 @@ func TestSchemaText(t *testing.T) {
 		{dialect: sqlstore.MySQL, want: []string{
 			"CREATE TABLE IF NOT EXISTS `guardian_revocations` (", "id VARBINARY(1024) NOT NULL", "KEY `guardian_revocations_until_idx` (until_ms)",
 			") ENGINE=InnoDB", "CREATE TABLE IF NOT EXISTS `guardian_revocations_replay` (\n\tid VARBINARY(1024) NOT NULL PRIMARY KEY,\n\tuntil_ms BIGINT NOT NULL,\n\tKEY `guardian_revocations_replay_idx` (until_ms)\n) ENGINE=InnoDB",
+			"CREATE TABLE IF NOT EXISTS `guardian_revocations_changes` (\n\tseq BIGINT NOT NULL PRIMARY KEY,\n\tkind SMALLINT NOT NULL,\n\tid VARBINARY(1024) NOT NULL,\n\tcutoff_s BIGINT NOT NULL,\n\tttl_ms BIGINT NOT NULL,\n\tuntil_ms BIGINT NOT NULL\n) ENGINE=InnoDB",
+			"CREATE TABLE IF NOT EXISTS `guardian_revocations_seq` (\n\tone SMALLINT NOT NULL PRIMARY KEY CHECK (one = 1),\n\tseq BIGINT NOT NULL\n) ENGINE=InnoDB",
+			"INSERT INTO `guardian_revocations_seq` (one, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM `guardian_revocations_changes` ON DUPLICATE KEY UPDATE one = one",
 			"token_type VARBINARY(255) NOT NULL", "KEY `guardian_tokens_family_idx` (family)",
 			"expires_ms BIGINT NOT NULL,\n\tuntil_ms BIGINT NOT NULL,", "KEY `guardian_tokens_until_idx` (until_ms)",
 		}},
@@ -131,6 +175,9 @@ func TestSchemaText(t *testing.T) {
 			`CREATE TABLE IF NOT EXISTS "guardian_revocations" (`, "kind INTEGER NOT NULL", "id TEXT NOT NULL",
 			"CREATE TABLE IF NOT EXISTS \"guardian_revocations_replay\" (\n\tid TEXT NOT NULL PRIMARY KEY,\n\tuntil_ms INTEGER NOT NULL\n)",
 			`CREATE INDEX IF NOT EXISTS "guardian_revocations_replay_idx" ON "guardian_revocations_replay" (until_ms)`,
+			"CREATE TABLE IF NOT EXISTS \"guardian_revocations_changes\" (\n\tseq INTEGER NOT NULL PRIMARY KEY,\n\tkind INTEGER NOT NULL,\n\tid TEXT NOT NULL,\n\tcutoff_s INTEGER NOT NULL,\n\tttl_ms INTEGER NOT NULL,\n\tuntil_ms INTEGER NOT NULL\n)",
+			"CREATE TABLE IF NOT EXISTS \"guardian_revocations_seq\" (\n\tone INTEGER NOT NULL PRIMARY KEY CHECK (one = 1),\n\tseq INTEGER NOT NULL\n)",
+			`INSERT INTO "guardian_revocations_seq" (one, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM "guardian_revocations_changes" WHERE 1 = 1 ON CONFLICT (one) DO NOTHING`,
 			"expires_ms INTEGER NOT NULL,\n\tuntil_ms INTEGER NOT NULL\n)",
 			`CREATE INDEX IF NOT EXISTS "guardian_tokens_until_idx" ON "guardian_tokens" (until_ms)`,
 		}},

@@ -37,6 +37,12 @@ const DefaultSweepInterval = 5 * time.Minute
 // DefaultTokenMargin is [Options].TokenMargin when zero.
 const DefaultTokenMargin = 5 * time.Minute
 
+// DefaultFeedInterval is [Options].FeedInterval when zero.
+const DefaultFeedInterval = 100 * time.Millisecond
+
+// minFeedInterval is the shortest [Options].FeedInterval accepted.
+const minFeedInterval = time.Millisecond
+
 var (
 	// ErrClosed is returned by the methods of a Store that use the
 	// database, once the Store is closed.
@@ -97,6 +103,23 @@ type Options struct {
 	// Logger receives the background sweeper's failures, at level Warn.
 	// Default: slog.Default().
 	Logger *slog.Logger
+	// FeedInterval is how often [Store.Follow] reads the change log: the
+	// heartbeat of a [guardian.FeedMirror] over the store, whose MaxLag
+	// must exceed it plus a round trip. With a Listener, a notification
+	// makes the read happen at once; the interval still bounds the wait
+	// when none comes. At least a millisecond. Default:
+	// [DefaultFeedInterval], 100 ms.
+	FeedInterval time.Duration
+	// Listener, for PostgreSQL only, wakes [Store.Follow] as soon as a
+	// revocation is committed: every write sends a notification
+	// (pg_notify, in its transaction) and Follow reads the log when one
+	// arrives, rather than at its next interval. database/sql cannot
+	// listen, so this takes a driver's help: package
+	// github.com/guardian-go/guardian/sqlstore/pgxlisten has one for pgx.
+	// Default: nil, and Follow reads the log every FeedInterval, as in the
+	// other dialects. Correctness never depends on it: the read proves
+	// what the follower has, a notification only makes the read early.
+	Listener Listener
 }
 
 // Store is a [guardian.Revoker] backed by a SQL database through
@@ -114,9 +137,17 @@ type Store struct {
 	ddl       []string
 	q         queries
 	rq        replayQueries
+	fq        feedQueries
+
+	// The feed's settings: see Options.
+	feedInterval time.Duration
+	listener     Listener
+	channel      string // PostgreSQL's notification channel
+	counterRow   string // the DDL statement creating the counter's row
 
 	// Prepared on first use, so that New does no I/O.
 	revoked, upsert, record lazyStmt
+	stmts                   feedStmts
 
 	sweepBatch int64
 
@@ -171,6 +202,15 @@ func New(db *sql.DB, dialect Dialect, opts *Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	switch {
+	case o.FeedInterval == 0:
+		o.FeedInterval = DefaultFeedInterval
+	case o.FeedInterval < minFeedInterval:
+		return nil, fmt.Errorf("sqlstore: FeedInterval %v is shorter than %v", o.FeedInterval, minFeedInterval)
+	}
+	if o.Listener != nil && dialect != Postgres {
+		return nil, fmt.Errorf("sqlstore: a Listener needs PostgreSQL's notifications; %v has none (leave Listener nil: Follow polls)", dialect)
+	}
 	rev, err := parseTableName(o.RevocationsTable)
 	if err != nil {
 		return nil, err
@@ -186,24 +226,33 @@ func New(db *sql.DB, dialect Dialect, opts *Options) (*Store, error) {
 	if o.AllowList && rpl == tok {
 		return nil, fmt.Errorf("%w: the tokens table %q is the replay table of %q", ErrInvalidTableName, tok, rev)
 	}
+	if o.AllowList && (seqTableOf(rev) == tok || changesTableOf(rev) == tok) {
+		return nil, fmt.Errorf("%w: the tokens table %q is a table of the change log of %q", ErrInvalidTableName, tok, rev)
+	}
 	s := &Store{
-		db:         db,
-		dialect:    dialect,
-		allowList:  o.AllowList,
-		margin:     o.TokenMargin,
-		now:        o.Clock,
-		logger:     o.Logger,
-		rev:        rev,
-		tok:        tok,
-		rpl:        rpl,
-		ddl:        schema(dialect, rev, tok, o.AllowList),
-		q:          buildQueries(dialect, rev, tok, o.AllowList),
-		rq:         buildReplayQueries(dialect, rpl),
-		sweepBatch: 1000,
+		db:           db,
+		dialect:      dialect,
+		allowList:    o.AllowList,
+		margin:       o.TokenMargin,
+		now:          o.Clock,
+		logger:       o.Logger,
+		rev:          rev,
+		tok:          tok,
+		rpl:          rpl,
+		ddl:          schema(dialect, rev, tok, o.AllowList),
+		q:            buildQueries(dialect, rev, tok, o.AllowList),
+		rq:           buildReplayQueries(dialect, rpl),
+		fq:           buildFeedQueries(dialect, rev),
+		sweepBatch:   1000,
+		feedInterval: o.FeedInterval,
+		listener:     o.Listener,
+		channel:      feedChannel(rev),
+		counterRow:   counterRow(dialect, rev),
 	}
 	s.revoked.init(s.q.revoked.text)
 	s.upsert.init(s.q.upsert.text)
 	s.record.init(s.q.record.text)
+	s.stmts.init(s)
 	if o.SweepInterval > 0 {
 		ctx, stop := context.WithCancel(context.Background())
 		s.stop, s.done = stop, make(chan struct{})
@@ -219,7 +268,9 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) AllowList() bool { return s.allowList }
 
 // Revoke records r; see [guardian.Revoker] for the contract. The record is
-// committed when Revoke returns nil, and kept for r.TTL from now on the
+// committed when Revoke returns nil, together with its change in the
+// change log that [Store.Follow] reads (in one transaction: see
+// [Store.Follow] for what that costs), and kept for r.TTL from now on the
 // store's clock ([Options].Clock), rounded up to the millisecond; r.At is
 // never compared with that clock (for a subject it is the cut-off, compared
 // with iat only). Revoking again keeps the later expiry and, for a subject,
@@ -255,8 +306,9 @@ func (s *Store) Revoke(ctx context.Context, r guardian.Revocation) error {
 		kind, del = kindSubject, &s.q.deleteSubject
 		cutoff = r.At.Unix()
 	}
-	if _, err := s.upsert.exec(ctx, s, s.q.upsert.args(kind, r.ID, cutoff, s.expiry(r.TTL))...); err != nil {
-		return s.fail(ctx, op, err)
+	now := s.now()
+	if err := s.writeRevocation(ctx, op, ceilMilli(now.Add(r.TTL)), newChange(kind, r.ID, cutoff, r.TTL, now)); err != nil {
+		return err
 	}
 	if s.allowList {
 		if _, err := s.db.ExecContext(ctx, del.text, del.args(r.ID, cutoff)...); err != nil {
@@ -312,6 +364,7 @@ func (s *Store) Close() error {
 		s.revoked.close()
 		s.upsert.close()
 		s.record.close()
+		s.stmts.close()
 	})
 	return nil
 }
@@ -414,6 +467,18 @@ func (l *lazyStmt) queryRow(ctx context.Context, s *Store, dest any, args ...any
 		return s.db.QueryRowContext(ctx, l.query, args...).Scan(dest)
 	}
 	return st.QueryRowContext(ctx, args...).Scan(dest)
+}
+
+// rows runs the statement with args and returns its rows.
+func (l *lazyStmt) rows(ctx context.Context, s *Store, args ...any) (*sql.Rows, error) {
+	st, err := l.get(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.db.QueryContext(ctx, l.query, args...)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 func (l *lazyStmt) close() {

@@ -68,6 +68,14 @@ func TestNew(t *testing.T) {
 		{name: "no token margin", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{AllowList: true, TokenMargin: -1}, ok: true},
 		{name: "longest token margin", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{AllowList: true, TokenMargin: guardian.MaxRevocationTTL}, ok: true},
 		{name: "token margin too long", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{AllowList: true, TokenMargin: guardian.MaxRevocationTTL + time.Millisecond}},
+		{name: "tokens table is the counter", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{AllowList: true, RevocationsTable: "x", TokensTable: "x_seq"}, wantErr: sqlstore.ErrInvalidTableName},
+		{name: "tokens table is the change log", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{AllowList: true, RevocationsTable: "x", TokensTable: "x_changes"}, wantErr: sqlstore.ErrInvalidTableName},
+		{name: "feed interval of a millisecond", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{FeedInterval: time.Millisecond}, ok: true},
+		{name: "feed interval too short", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{FeedInterval: time.Millisecond - 1}},
+		{name: "negative feed interval", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{FeedInterval: -time.Second}},
+		{name: "listener on PostgreSQL", db: db, dialect: sqlstore.Postgres, opts: &sqlstore.Options{Listener: idleListener{}}, ok: true},
+		{name: "listener on MySQL", db: db, dialect: sqlstore.MySQL, opts: &sqlstore.Options{Listener: idleListener{}}},
+		{name: "listener on SQLite", db: db, dialect: sqlstore.SQLite, opts: &sqlstore.Options{Listener: idleListener{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,6 +278,7 @@ func TestClose(t *testing.T) {
 			{name: "RevokeAll", err: func() error { _, err := s.RevokeAll(ctx, c.Subject); return err }()},
 			{name: "Sweep", err: func() error { _, err := s.Sweep(ctx); return err }()},
 			{name: "CreateSchema", err: s.CreateSchema(ctx)},
+			{name: "Follow", err: s.Follow(ctx, &recSink{})},
 		}
 		for _, call := range calls {
 			if !errors.Is(call.err, sqlstore.ErrClosed) {

@@ -7,14 +7,16 @@ import (
 )
 
 // Sweep deletes the rows that no longer matter: revocation records held
-// for their TTL, replay keys held for theirs (see [Store.Use]) and, in
-// allow-list mode, recorded tokens held for their lifetime and margin (see
-// [Store.Record]), all on the store's clock. It deletes in batches, so
-// that a large backlog never holds locks for long, until none is left or
-// ctx is done, and returns how many rows it deleted (also when it returns
-// an error). Neither Revoked nor Use ever reports an expired row, swept or
-// not, so sweeping only reclaims space. The background sweeper calls it
-// every [Options].SweepInterval.
+// for their TTL, replay keys held for theirs (see [Store.Use]), rows of
+// the change log [ChangeRetention] after they were written (a follower
+// that had not read one yet finds a hole and starts over, see
+// [Store.Follow]) and, in allow-list mode, recorded tokens held for their
+// lifetime and margin (see [Store.Record]), all on the store's clock. It
+// deletes in batches, so that a large backlog never holds locks for long,
+// until none is left or ctx is done, and returns how many rows it deleted
+// (also when it returns an error). Neither Revoked nor Use ever reports an
+// expired row, swept or not, so sweeping only reclaims space. The
+// background sweeper calls it every [Options].SweepInterval.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
@@ -25,6 +27,11 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 		return total, err
 	}
 	n, err := s.sweep(ctx, &s.rq.sweep, now)
+	total += n
+	if err != nil {
+		return total, err
+	}
+	n, err = s.sweep(ctx, &s.fq.sweep, now)
 	total += n
 	if err != nil || !s.allowList {
 		return total, err

@@ -68,8 +68,12 @@ func TestSweep(t *testing.T) {
 		revokertest.WantRevoked(t, s, short, true, "a recorded token held past its lifetime and margin, not yet swept")
 		revokertest.WantRevoked(t, s, long, false, "a recorded token within its lifetime")
 		n, err := s.Sweep(ctx)
-		if err != nil || n != 5 {
-			t.Fatalf("Sweep() = %d, %v; want 5 (4 revocations, 1 token), nil", n, err)
+		// Each Revoke logged a change, kept sqlstore.ChangeRetention.
+		if err != nil || n != 10 {
+			t.Fatalf("Sweep() = %d, %v; want 10 (4 revocations, 5 changes older than %v, 1 token), nil", n, err, sqlstore.ChangeRetention)
+		}
+		if got := countRows(t, db, quoteTable(b, opts.RevocationsTable+"_changes")); got != 0 {
+			t.Errorf("change log rows after Sweep = %d, want 0", got)
 		}
 		if got := countRows(t, db, opts.RevocationsTable); got != 1 {
 			t.Errorf("revocation rows after Sweep = %d, want 1", got)

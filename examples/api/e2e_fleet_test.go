@@ -90,6 +90,7 @@ func (c *loadCounts) add(code int) {
 type propagation struct {
 	delay      time.Duration
 	latePasses int
+	retries    int // logouts answered 503 before the 204
 }
 
 // measureLogout logs a fresh token out on a, then asks b until b refuses
@@ -100,12 +101,22 @@ func measureLogout(t *testing.T, a, b *apiServer) propagation {
 		t.Errorf("B answered %d for a fresh token, want 200", got)
 		return propagation{}
 	}
-	if got := logout(a.base, token); got != http.StatusNoContent {
+	// A logout may meet the store's deadline (503, the token stays
+	// valid) on this shared, loaded machine: the client retries, and the
+	// retries are counted.
+	var p propagation
+	got := logout(a.base, token)
+	for got == http.StatusServiceUnavailable && p.retries < 3 {
+		p.retries++
+		got = logout(a.base, token)
+	}
+	// After a 503, the write may have landed all the same: the retry
+	// then finds the token revoked (401).
+	if got != http.StatusNoContent && (p.retries == 0 || got != http.StatusUnauthorized) {
 		t.Errorf("logout on A answered %d, want 204", got)
-		return propagation{}
+		return p
 	}
 	done := time.Now()
-	var p propagation
 	for {
 		start := time.Now()
 		code := status(b.base, "/api/me", token)
@@ -144,7 +155,7 @@ func TestFleetPropagation(t *testing.T) {
 			valid, _ := mintAccess(t, time.Now())
 			load := loadOn(t, b.base, valid, 4)
 			var delays []time.Duration
-			late := 0
+			late, retries := 0, 0
 			var mu sync.Mutex
 			var wg sync.WaitGroup
 			next := atomic.Int64{}
@@ -157,6 +168,7 @@ func TestFleetPropagation(t *testing.T) {
 						mu.Lock()
 						delays = append(delays, p.delay)
 						late += p.latePasses
+						retries += p.retries
 						mu.Unlock()
 					}
 				}()
@@ -164,8 +176,11 @@ func TestFleetPropagation(t *testing.T) {
 			wg.Wait()
 			slices.Sort(delays)
 			q := func(f float64) time.Duration { return delays[int(f*float64(len(delays)-1))] }
-			t.Logf("%s: %d logouts on A, time until B refuses: p50 %v, p99 %v, max %v; B served %d requests of load meanwhile (%d not 200); passes after the %v bound: %d",
-				name, len(delays), q(0.5), q(0.99), delays[len(delays)-1], load.ok.Load(), load.other.Load(), fleetBound, late)
+			t.Logf("%s: %d logouts on A, time until B refuses: p50 %v, p99 %v, max %v; B served %d requests of load meanwhile (%d not 200); passes after the %v bound: %d; logouts retried after a 503: %d",
+				name, len(delays), q(0.5), q(0.99), delays[len(delays)-1], load.ok.Load(), load.other.Load(), fleetBound, late, retries)
+			if retries > fleetLogouts/50 {
+				t.Errorf("%d logouts had to be retried after a 503; more than 2%%", retries)
+			}
 			if late != 0 {
 				t.Errorf("B passed logged-out tokens %d times after the bound", late)
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/guardian-go/guardian"
 	"github.com/guardian-go/guardian/redisstore"
 	"github.com/guardian-go/guardian/sqlstore"
+	"github.com/guardian-go/guardian/sqlstore/pgxlisten"
 )
 
 // store is an open revocation store, what pings it and what closes it.
@@ -184,7 +185,18 @@ func openSQL(ctx context.Context, driver, dsn string, dialect sqlstore.Dialect, 
 		db.Close()
 		return nil, fmt.Errorf("connect to %s store: %w", kind, err)
 	}
-	s, err := sqlstore.New(db, dialect, nil)
+	var opts sqlstore.Options
+	if dialect == sqlstore.Postgres {
+		// The feed's followers poll as soon as a write commits (LISTEN),
+		// rather than at their next interval only.
+		l, err := pgxlisten.New(db)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		opts.Listener = l
+	}
+	s, err := sqlstore.New(db, dialect, &opts)
 	if err != nil {
 		db.Close()
 		return nil, err
