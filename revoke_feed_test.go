@@ -129,9 +129,7 @@ func (f fakeFeed) Follow(ctx context.Context, sink guardian.FeedSink) error {
 		select {
 		case <-ctx.Done():
 			f.s.mu.Lock()
-			if _, ok := f.s.subs[ch]; ok {
-				delete(f.s.subs, ch)
-			}
+			delete(f.s.subs, ch)
 			f.s.mu.Unlock()
 			return ctx.Err()
 		case r, ok := <-ch:
