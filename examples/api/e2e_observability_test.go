@@ -109,7 +109,9 @@ func (s *apiServer) logLinesOf(t *testing.T, msg string) []map[string]any {
 func TestMetrics(t *testing.T) {
 	for name, spec := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			s := startServer(t, "-store", spec)
+			// -mirror=false: these tests watch the store's own calls and
+			// outages (with the mirror, checks are answered from memory).
+			s := startServer(t, "-store", spec, "-mirror=false")
 			tok := s.login(t)
 			wantStatus(t, "wrong password", s.do("POST", "/api/login", "", `{"email":"`+aliceEmail+`","password":"wrong"}`), http.StatusUnauthorized)
 			wantStatus(t, "me without a token", s.do("GET", "/api/me", "", ""), http.StatusUnauthorized)
@@ -220,7 +222,9 @@ func TestHealthAndMetricsDuringStoreOutage(t *testing.T) {
 	for name, spec := range networkStores(t) {
 		t.Run(name, func(t *testing.T) {
 			proxy, spec := throughProxy(t, spec)
-			s := startServer(t, "-store", spec)
+			// -mirror=false: these tests watch the store's own calls and
+			// outages (with the mirror, checks are answered from memory).
+			s := startServer(t, "-store", spec, "-mirror=false")
 			defer func() { proxy.Set(faultproxy.Pass); s.stop() }()
 			s.waitHealth(t, "store up", http.StatusOK)
 			tok := s.login(t)

@@ -188,7 +188,7 @@ func TestRefreshDuringStoreOutage(t *testing.T) {
 	for name, spec := range networkStores(t) {
 		t.Run(name, func(t *testing.T) {
 			proxy, spec := throughProxy(t, spec)
-			s := startServer(t, "-store", spec)
+			s := startServer(t, "-store", spec, "-mirror=false") // the store itself, not a mirror within its bound
 			defer func() { proxy.Set(faultproxy.Pass); s.stop() }()
 			tok := s.login(t)
 
@@ -218,7 +218,7 @@ func TestHungStoreAnswers503Quickly(t *testing.T) {
 	for name, spec := range networkStores(t) {
 		t.Run(name, func(t *testing.T) {
 			proxy, spec := throughProxy(t, spec)
-			s := startServer(t, "-store", spec)
+			s := startServer(t, "-store", spec, "-mirror=false") // the store itself, not a mirror within its bound
 			defer func() { proxy.Set(faultproxy.Pass); s.stop() }()
 			tok := s.login(t)
 			spare := s.login(t)

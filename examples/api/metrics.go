@@ -188,7 +188,11 @@ func (m *metrics) handler() http.Handler {
 func (m *metrics) timeRevoker(inner guardian.Revoker) guardian.Revoker {
 	t := &timedRevoker{inner: inner, hist: m.storeDuration}
 	if f, ok := inner.(guardian.Feed); ok {
-		return &timedFeed{timedConsumer{t, f}, f}
+		tf := &timedFeed{timedConsumer{t, f}, f}
+		if l, ok := inner.(guardian.Lister); ok {
+			return &timedFeedLister{tf, l} // an SQLite file's Mirror lists it
+		}
+		return tf
 	}
 	c, consumer := inner.(guardian.TokenConsumer)
 	l, lister := inner.(guardian.Lister)
@@ -277,6 +281,17 @@ type timedFeed struct {
 
 func (t *timedFeed) Follow(ctx context.Context, sink guardian.FeedSink) error {
 	return t.feed.Follow(ctx, sink)
+}
+
+// timedFeedLister is a timedFeed over a store that is a guardian.Lister
+// too.
+type timedFeedLister struct {
+	*timedFeed
+	lister guardian.Lister
+}
+
+func (t *timedFeedLister) Live(ctx context.Context, fn func(guardian.Revocation) error) error {
+	return t.lister.Live(ctx, fn)
 }
 
 // timedConsumerLister is both.
