@@ -206,7 +206,9 @@ func (s *feedSink) Apply(r Revocation) {
 	m := (*FeedMirror)(s)
 	if err := m.mem.Revoke(context.Background(), r); err != nil {
 		// An invalid record from the store: it would have been refused
-		// on the way in, so the feed is corrupt. Stay not current.
+		// on the way in, so the feed is corrupt. Feeds validate what they
+		// pass (redisstore and sqlstore skip or fail on such records);
+		// this is the last line, and it only logs.
 		m.logger.Warn("guardian: revocation feed delivered an invalid record", "err", err)
 	}
 }

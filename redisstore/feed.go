@@ -351,21 +351,11 @@ func (s *Store) parseFeedMessage(payload string) (r guardian.Revocation, ok bool
 // PTTL ms (-1: no expiry; -2: gone). ok is false for a key that is gone or
 // no revocation's.
 func (s *Store) recordOf(key, value string, ms int64) (r guardian.Revocation, ok bool, err error) {
-	rest, found := strings.CutPrefix(key, s.prefix)
-	if !found || len(rest) < len(tagToken) {
+	kind, id, found := s.recordKey(key)
+	if !found {
 		return r, false, nil
 	}
-	switch rest[:len(tagToken)] {
-	case tagToken:
-		r.Kind = guardian.ByToken
-	case tagFamily:
-		r.Kind = guardian.ByFamily
-	case tagSubject:
-		r.Kind = guardian.BySubject
-	default:
-		return r, false, nil
-	}
-	r.ID = rest[len(tagToken):]
+	r.Kind, r.ID = kind, id
 	switch {
 	case ms == -2 || ms == 0:
 		return r, false, nil
@@ -460,15 +450,28 @@ func isWrongType(err error) bool { return strings.HasPrefix(err.Error(), "WRONGT
 
 // isRecordKey reports whether key names a revocation of the store.
 func isRecordKey(s *Store, key string) bool {
-	rest, ok := strings.CutPrefix(key, s.prefix)
-	if !ok || len(rest) < len(tagToken) {
-		return false
+	_, _, ok := s.recordKey(key)
+	return ok
+}
+
+// recordKey splits a key of the store into the kind and ID of the
+// revocation it holds; ok is false for any other key.
+func (s *Store) recordKey(key string) (kind guardian.RevocationKind, id string, ok bool) {
+	rest, found := strings.CutPrefix(key, s.prefix)
+	if !found || len(rest) < len(tagToken) {
+		return 0, "", false
 	}
 	switch rest[:len(tagToken)] {
-	case tagToken, tagFamily, tagSubject:
-		return true
+	case tagToken:
+		kind = guardian.ByToken
+	case tagFamily:
+		kind = guardian.ByFamily
+	case tagSubject:
+		kind = guardian.BySubject
+	default:
+		return 0, "", false
 	}
-	return false
+	return kind, rest[len(tagToken):], true
 }
 
 // globEscape escapes the glob characters of SCAN's MATCH.
