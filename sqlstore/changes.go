@@ -11,14 +11,18 @@ import (
 //   - <table>_seq, the counter: one row (one = 1) holding seq, the number
 //     of the last change. Every write of a revocation increments it in the
 //     transaction that writes the revocation, so the writers of one store
-//     take turns on that row, and the numbers are given out in commit
-//     order, without holes: a reader that sees change n has seen every
-//     change before it.
+//     take turns on that row, and the numbers are given out in the order
+//     the writes take the row, without holes. In PostgreSQL and SQLite a
+//     reader that sees change n has seen every change before it. In
+//     InnoDB (MySQL, MariaDB) a write releases the row a moment before
+//     its commit is visible, so a reader may see change n+1 (and the
+//     counter at n+1) while n is not there yet: the follower waits for it.
 //   - <table>_changes, the log: one row per change, numbered by seq, with
 //     what a follower needs to apply it (kind, id, cutoff_s as in the
 //     revocations table, ttl_ms the revocation's TTL in milliseconds,
 //     rounded up) and until_ms, when the row may be swept: ChangeRetention
-//     after it was written, on the store's clock.
+//     after it was written, on the store's clock, once keptChanges later
+//     changes were logged.
 //
 // Neither table has a secondary index: in PostgreSQL, CreateSchema's
 // CREATE INDEX IF NOT EXISTS takes a SHARE lock on its table until it
@@ -38,6 +42,11 @@ const (
 // the revocations table again), which is what it must do anyway after so
 // long a break; a follower is normally a [Options].FeedInterval behind.
 const ChangeRetention = 10 * time.Minute
+
+// keptChanges is how many of the latest changes the sweep keeps, however
+// old: a follower that starts reads them again (see follower.start), and
+// a change missing among them is one not visible yet, never one swept.
+const keptChanges = 1000
 
 // seqTableOf and changesTableOf are the counter and the log of the
 // revocations table rev.
@@ -155,10 +164,11 @@ func buildFeedQueries(d Dialect, rev tableName) feedQueries {
 	q.poll = r("SELECT q.seq, c.seq, c.kind, c.id, c.cutoff_s, c.ttl_ms FROM {seq} q"+
 		" LEFT JOIN (SELECT seq, kind, id, cutoff_s, ttl_ms FROM {chg} WHERE seq > @last ORDER BY seq LIMIT @n) c ON 1 = 1"+
 		" ORDER BY c.seq", "last", "n")
+	// @below is the counter, read before, less keptChanges.
 	if d == MySQL {
-		q.sweep = r("DELETE FROM {chg} WHERE until_ms <= @now ORDER BY seq LIMIT @n", "now", "n")
+		q.sweep = r("DELETE FROM {chg} WHERE until_ms <= @now AND seq <= @below ORDER BY seq LIMIT @n", "now", "below", "n")
 	} else {
-		q.sweep = r("DELETE FROM {chg} WHERE seq IN (SELECT seq FROM {chg} WHERE until_ms <= @now ORDER BY seq LIMIT @n) AND until_ms <= @now", "now", "n")
+		q.sweep = r("DELETE FROM {chg} WHERE seq IN (SELECT seq FROM {chg} WHERE until_ms <= @now AND seq <= @below ORDER BY seq LIMIT @n) AND until_ms <= @now", "now", "below", "n")
 	}
 	return q
 }

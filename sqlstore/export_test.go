@@ -25,3 +25,6 @@ func UpsertQuery(s *Store) (string, func(vals ...any) []any) {
 
 // FeedChannel returns the PostgreSQL notification channel of s.
 func FeedChannel(s *Store) string { return s.channel }
+
+// KeptChanges is how many of the latest changes Sweep keeps, however old.
+const KeptChanges = keptChanges

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,9 +264,10 @@ func TestFollowStopsWithContext(t *testing.T) {
 }
 
 // TestFeedGap breaks the change log under a follower in each way it can
-// break: a change missing from the middle, the counter ahead of the log
-// (a change lost at its end), the counter back behind what the follower
-// read. Follow must return an error wrapping ErrFeedGap.
+// break: a change missing from the middle, or the counter ahead of the log
+// (a change lost at its end), for longer than a read's bound; a change
+// swept before the follower read it; the counter back behind what the
+// follower read. Follow must return an error wrapping ErrFeedGap.
 func TestFeedGap(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		for _, tt := range []struct {
@@ -275,6 +278,13 @@ func TestFeedGap(t *testing.T) {
 				revokertest.MustRevoke(t, w, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
 				revokertest.MustRevoke(t, w, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
 				mustExec(t, db, "DELETE FROM "+changes+" WHERE seq = (SELECT MAX(seq) - 1 FROM "+seq+")")
+			}},
+			{"ChangeSwept", func(t *testing.T, w *sqlstore.Store, db *sql.DB, seq, changes string) {
+				revokertest.MustRevoke(t, w, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
+				revokertest.MustRevoke(t, w, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
+				mustExec(t, db, "DELETE FROM "+changes+" WHERE seq = (SELECT MAX(seq) - 1 FROM "+seq+")")
+				// As if KeptChanges later changes had let the sweep take it.
+				mustExec(t, db, "UPDATE "+seq+" SET seq = seq + "+strconv.Itoa(sqlstore.KeptChanges))
 			}},
 			{"CounterAhead", func(t *testing.T, _ *sqlstore.Store, db *sql.DB, seq, _ string) {
 				mustExec(t, db, "UPDATE "+seq+" SET seq = seq + 1")
@@ -361,9 +371,9 @@ func TestFeedMirrorResyncsAfterGap(t *testing.T) {
 }
 
 // TestFeedNoGapsUnderConcurrentWrites checks the claim the feed rests on:
-// the counter gives out numbers in commit order, so a follower reading
-// every millisecond while several instances write at once never sees a
-// hole, and gets every change.
+// the counter gives out numbers without holes, so a follower reading every
+// millisecond while several instances write at once never breaks (in
+// InnoDB it waits out the changes not visible yet), and gets every change.
 func TestFeedNoGapsUnderConcurrentWrites(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		opts := sqlstore.Options{SweepInterval: -1, FeedInterval: time.Millisecond}
@@ -405,6 +415,11 @@ func TestFeedNoGapsUnderConcurrentWrites(t *testing.T) {
 			}
 		})
 		waitFor(t, "every change to reach the follower", func() bool {
+			select {
+			case err := <-done:
+				t.Fatalf("Follow returned %v under concurrent writes", err)
+			default:
+			}
 			for _, id := range all {
 				if _, ok := sink.get(guardian.ByToken, id); !ok {
 					return false
@@ -415,6 +430,167 @@ func TestFeedNoGapsUnderConcurrentWrites(t *testing.T) {
 		select {
 		case err := <-done:
 			t.Fatalf("Follow returned %v under concurrent writes", err)
+		default:
+		}
+	})
+}
+
+// logChange writes by hand what a write of a token revocation writes: its
+// record and its change numbered seq, as a write whose commit is late
+// would show them.
+func logChange(t *testing.T, b *backend, db *sql.DB, opts sqlstore.Options, seq int64, id string) {
+	t.Helper()
+	ph := func(i int) string {
+		if b.dialect == sqlstore.Postgres {
+			return "$" + strconv.Itoa(i)
+		}
+		return "?"
+	}
+	until := testclock.Now().Add(time.Hour).UnixMilli()
+	mustExec(t, db, "INSERT INTO "+quoteTable(b, opts.RevocationsTable)+" (kind, id, cutoff_s, until_ms) VALUES (1, "+ph(1)+", 0, "+ph(2)+")", id, until)
+	mustExec(t, db, "INSERT INTO "+quoteTable(b, opts.RevocationsTable+"_changes")+" (seq, kind, id, cutoff_s, ttl_ms, until_ms) VALUES ("+ph(1)+", 1, "+ph(2)+", 0, 3600000, "+ph(3)+")", seq, id, until)
+}
+
+// counterOf reads the change log's counter.
+func counterOf(t *testing.T, b *backend, db *sql.DB, opts sqlstore.Options) int64 {
+	t.Helper()
+	var n int64
+	if err := db.QueryRowContext(context.Background(), "SELECT seq FROM "+quoteTable(b, opts.RevocationsTable+"_seq")).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestFeedWaitsForAChangeNotVisibleYet shows the follower what InnoDB
+// shows it now and then: change n+2 and the counter at n+2, while n+1 is
+// not visible yet. The follower must neither break nor apply n+2 nor call
+// itself current until n+1 is there, and then apply both, in order.
+func TestFeedWaitsForAChangeNotVisibleYet(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		opts := sqlstore.Options{SweepInterval: -1, FeedInterval: 5 * time.Millisecond}
+		uniqueTables(t, b, &opts)
+		db := b.open(t)
+		openStore(t, b, db, &opts)
+		sink := &recSink{}
+		done := follow(t, openFeed(t, b, opts, false), sink)
+		waitFor(t, "the listing", func() bool { return currents(sink) > 0 })
+
+		n := counterOf(t, b, db, opts)
+		late, early := revokertest.NewID("jti"), revokertest.NewID("jti")
+		mustExec(t, db, "UPDATE "+quoteTable(b, opts.RevocationsTable+"_seq")+" SET seq = seq + 2")
+		logChange(t, b, db, opts, n+2, early)
+		// Whatever read was under way ends, then none may call it current.
+		time.Sleep(50 * time.Millisecond)
+		before := currents(sink)
+		time.Sleep(200 * time.Millisecond) // 40 feed intervals
+		if got := currents(sink); got != before {
+			t.Fatalf("the follower called itself current %d times while change %d was missing", got-before, n+1)
+		}
+		if _, ok := sink.get(guardian.ByToken, early); ok {
+			t.Fatalf("change %d was applied before change %d", n+2, n+1)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Follow returned %v while a change was not visible yet", err)
+		default:
+		}
+
+		logChange(t, b, db, opts, n+1, late)
+		waitFor(t, "both changes and a confirmation", func() bool {
+			_, ok1 := sink.get(guardian.ByToken, late)
+			_, ok2 := sink.get(guardian.ByToken, early)
+			return ok1 && ok2 && currents(sink) > before
+		})
+		select {
+		case err := <-done:
+			t.Fatalf("Follow returned %v", err)
+		default:
+		}
+	})
+}
+
+// TestFeedStartReadsAgainWhatTheListingMissed starts a follower while a
+// write has taken the counter but is not visible yet (InnoDB's late
+// commit): the listing cannot have it, so the follower must read it from
+// the log once it shows up, although its number is not after the counter
+// read at start.
+func TestFeedStartReadsAgainWhatTheListingMissed(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		opts := sqlstore.Options{SweepInterval: -1, FeedInterval: 5 * time.Millisecond}
+		uniqueTables(t, b, &opts)
+		db := b.open(t)
+		w := openStore(t, b, db, &opts)
+		for range 3 {
+			revokertest.MustRevoke(t, w, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
+		}
+		n := counterOf(t, b, db, opts)
+		mustExec(t, db, "UPDATE "+quoteTable(b, opts.RevocationsTable+"_seq")+" SET seq = seq + 1")
+
+		sink := &recSink{}
+		done := follow(t, openFeed(t, b, opts, false), sink)
+		waitFor(t, "the listing", func() bool { return currents(sink) > 0 })
+		late := revokertest.NewID("jti")
+		logChange(t, b, db, opts, n+1, late)
+		waitFor(t, "the late change", func() bool {
+			_, ok := sink.get(guardian.ByToken, late)
+			return ok
+		})
+		select {
+		case err := <-done:
+			t.Fatalf("Follow returned %v", err)
+		default:
+		}
+	})
+}
+
+// TestFeedStartSkipsWhatTheListingHad starts a follower, then, before its
+// first read of the log, has KeptChanges more changes logged and the sweep
+// take the oldest ones, which the first read reads again: those the
+// listing had may be gone, and the follower goes on.
+func TestFeedStartSkipsWhatTheListingHad(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		opts := sqlstore.Options{SweepInterval: -1, FeedInterval: 5 * time.Millisecond}
+		uniqueTables(t, b, &opts)
+		db := b.open(t)
+		w := openStore(t, b, db, &opts)
+		for range 5 {
+			revokertest.MustRevoke(t, w, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
+		}
+		release := make(chan struct{})
+		var once sync.Once
+		t.Cleanup(func() { once.Do(func() { close(release) }) })
+		sink := &recSink{onCurrent: func(n int) {
+			if n == 1 {
+				<-release
+			}
+		}}
+		done := follow(t, openFeed(t, b, opts, false), sink)
+		waitFor(t, "the listing", func() bool { return currents(sink) > 0 })
+
+		// Changes 6 to 5+KeptChanges, written by hand in one statement,
+		// and 1 to 3 swept.
+		seqTable, changes := quoteTable(b, opts.RevocationsTable+"_seq"), quoteTable(b, opts.RevocationsTable+"_changes")
+		until := testclock.Now().Add(time.Hour).UnixMilli()
+		var values strings.Builder
+		for i := range sqlstore.KeptChanges {
+			if i > 0 {
+				values.WriteString(", ")
+			}
+			fmt.Fprintf(&values, "(%d, 1, 'jti-late-%d', 0, 3600000, %d)", 6+i, 6+i, until)
+		}
+		mustExec(t, db, "INSERT INTO "+changes+" (seq, kind, id, cutoff_s, ttl_ms, until_ms) VALUES "+values.String())
+		mustExec(t, db, "UPDATE "+seqTable+" SET seq = seq + "+strconv.Itoa(sqlstore.KeptChanges))
+		mustExec(t, db, "DELETE FROM "+changes+" WHERE seq <= 3")
+		once.Do(func() { close(release) })
+
+		last := fmt.Sprintf("jti-late-%d", 5+sqlstore.KeptChanges)
+		waitFor(t, "the last change", func() bool {
+			_, ok := sink.get(guardian.ByToken, last)
+			return ok && currents(sink) > 1
+		})
+		select {
+		case err := <-done:
+			t.Fatalf("Follow returned %v", err)
 		default:
 		}
 	})

@@ -2,15 +2,17 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"log/slog"
 	"time"
 )
 
 // Sweep deletes the rows that no longer matter: revocation records held
 // for their TTL, replay keys held for theirs (see [Store.Use]), rows of
-// the change log [ChangeRetention] after they were written (a follower
-// that had not read one yet finds a hole and starts over, see
-// [Store.Follow]) and, in allow-list mode, recorded tokens held for their
+// the change log [ChangeRetention] after they were written, except the
+// last 1,000 changes (a follower that had not read one yet finds it gone
+// and starts over, see [Store.Follow]) and, in allow-list mode, recorded tokens held for their
 // lifetime and margin (see [Store.Record]), all on the store's clock. It
 // deletes in batches, so that a large backlog never holds locks for long,
 // until none is left or ctx is done, and returns how many rows it deleted
@@ -31,7 +33,7 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	if err != nil {
 		return total, err
 	}
-	n, err = s.sweep(ctx, &s.fq.sweep, now)
+	n, err = s.sweepChanges(ctx, now)
 	total += n
 	if err != nil || !s.allowList {
 		return total, err
@@ -40,10 +42,29 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	return total + n, err
 }
 
-func (s *Store) sweep(ctx context.Context, q *query, now int64) (int64, error) {
+// sweepChanges sweeps the change log, keeping the last keptChanges
+// changes: those after the counter, read first, less keptChanges. Without
+// a counter row there is nothing to keep numbers for, and nothing is
+// swept.
+func (s *Store) sweepChanges(ctx context.Context, now int64) (int64, error) {
+	var counter int64
+	err := s.db.QueryRowContext(ctx, s.fq.counter.text).Scan(&counter)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, s.fail(ctx, "sweep", err)
+	}
+	return s.sweep(ctx, &s.fq.sweep, now, counter-keptChanges)
+}
+
+// sweep runs the delete q, with now, the arguments between, and the batch
+// size, until a batch deletes fewer rows than the batch size.
+func (s *Store) sweep(ctx context.Context, q *query, now int64, between ...any) (int64, error) {
+	args := append(append([]any{now}, between...), s.sweepBatch)
 	var total int64
 	for {
-		res, err := s.db.ExecContext(ctx, q.text, q.args(now, s.sweepBatch)...)
+		res, err := s.db.ExecContext(ctx, q.text, q.args(args...)...)
 		if err != nil {
 			return total, s.fail(ctx, "sweep", err)
 		}

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"runtime"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,11 +69,25 @@ func TestSweep(t *testing.T) {
 		revokertest.WantRevoked(t, s, short, true, "a recorded token held past its lifetime and margin, not yet swept")
 		revokertest.WantRevoked(t, s, long, false, "a recorded token within its lifetime")
 		n, err := s.Sweep(ctx)
-		// Each Revoke logged a change, kept sqlstore.ChangeRetention.
-		if err != nil || n != 10 {
-			t.Fatalf("Sweep() = %d, %v; want 10 (4 revocations, 5 changes older than %v, 1 token), nil", n, err, sqlstore.ChangeRetention)
+		// Each Revoke logged a change, kept sqlstore.ChangeRetention and
+		// while it is one of the last KeptChanges.
+		changes := quoteTable(b, opts.RevocationsTable+"_changes")
+		if err != nil || n != 5 {
+			t.Fatalf("Sweep() = %d, %v; want 5 (4 revocations, 1 token; the 5 changes are the last ones), nil", n, err)
 		}
-		if got := countRows(t, db, quoteTable(b, opts.RevocationsTable+"_changes")); got != 0 {
+		if got := countRows(t, db, changes); got != 5 {
+			t.Errorf("change log rows after Sweep = %d, want the 5 latest kept", got)
+		}
+		// As if KeptChanges more changes had been logged since.
+		mustExec(t, db, "UPDATE "+quoteTable(b, opts.RevocationsTable+"_seq")+" SET seq = seq + "+strconv.Itoa(sqlstore.KeptChanges-1))
+		if n, err := s.Sweep(ctx); err != nil || n != 4 {
+			t.Fatalf("Sweep() after %d more changes = %d, %v; want 4 (the changes older than %v and not among the last %d), nil", sqlstore.KeptChanges-1, n, err, sqlstore.ChangeRetention, sqlstore.KeptChanges)
+		}
+		mustExec(t, db, "UPDATE "+quoteTable(b, opts.RevocationsTable+"_seq")+" SET seq = seq + 1")
+		if n, err := s.Sweep(ctx); err != nil || n != 1 {
+			t.Fatalf("Sweep() after one more = %d, %v; want 1, nil", n, err)
+		}
+		if got := countRows(t, db, changes); got != 0 {
 			t.Errorf("change log rows after Sweep = %d, want 0", got)
 		}
 		if got := countRows(t, db, opts.RevocationsTable); got != 1 {
