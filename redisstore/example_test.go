@@ -82,3 +82,31 @@ func ExampleStore_Revoked() {
 		log.Print("token accepted")
 	}
 }
+
+// ExampleOpen opens a Store for a fleet: it refuses a Redis that would
+// forget logouts on a restart, and puts a FeedMirror in front of it, so
+// that checks are answered from memory while Redis keeps every instance
+// current.
+//
+// It needs a Redis server, so it is compiled but not run by go test.
+func ExampleOpen() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	store, err := redisstore.Open(ctx, client, &redisstore.Options{Require: redisstore.DurabilityAOFEverySec})
+	if errors.Is(err, redisstore.ErrNotDurable) {
+		log.Fatal(err) // names each server, its settings and what to set
+	}
+	if err != nil {
+		log.Fatal(err) // Redis did not answer
+	}
+	mirror, err := guardian.NewFeedMirror(store, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mirror.Close()
+	opts := &guardian.IssuerOptions{Revoker: mirror}
+	_ = opts // pass to guardian.NewIssuer with the app's keys
+}

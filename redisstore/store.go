@@ -86,6 +86,13 @@ type Options struct {
 	// current (a probe through every master and back). It must be well
 	// under the mirror's MaxLag. Default: [DefaultFeedInterval], 100ms.
 	FeedInterval time.Duration
+
+	// Require is the durability every primary must have (see
+	// [Store.Check]): with it, [Open] refuses a Redis that would lose
+	// revocations on a restart, e.g. [DurabilityAOFEverySec] refuses one
+	// without an append-only file. [New], which does no I/O, refuses
+	// options that set it. Default: [DurabilityUnknown], nothing required.
+	Require Durability
 }
 
 // Store is a [guardian.Revoker] backed by Redis. Make one with [New]; it is
@@ -163,6 +170,9 @@ func New(client redis.UniversalClient, opts *Options) (*Store, error) {
 		}
 		if opts.WaitTimeout > 0 {
 			s.waitTimeout = opts.WaitTimeout
+		}
+		if opts.Require != DurabilityUnknown {
+			return nil, fmt.Errorf("redisstore: Options.Require is %v: call Open, which checks the servers (New does no I/O)", opts.Require)
 		}
 	}
 	switch c := client.(type) {

@@ -119,15 +119,32 @@ done
 # No test may depend on today's date: run the root and the store suites
 # again with the tests' clock a year ahead and a year behind the machine's
 # (internal/testclock). Fixtures then sit a year away from every default
-# clock of the code under test.
+# clock of the code under test. These runs (-short: no load tests, no
+# topology changes) mostly wait on the servers, so they run at once, each
+# to a log of its own, printed in order.
+offset_logs=$(mktemp -d)
+offset_runs=()
+offset_pids=()
 for offset in +8760h -8760h; do
   for m in "${modules[@]}"; do
     case "$m" in .|sqlstore|redisstore) ;; *) continue ;; esac
-    say "module $m with GUARDIAN_TEST_CLOCK_OFFSET=$offset"
-    (cd "$m" && GUARDIAN_TEST_CLOCK_OFFSET=$offset go test -count=1 -short ./...) ||
-      { status=1; say "module $m FAILED with GUARDIAN_TEST_CLOCK_OFFSET=$offset"; }
+    log="$offset_logs/${#offset_runs[@]}"
+    (cd "$m" && GUARDIAN_TEST_CLOCK_OFFSET=$offset go test -count=1 -short ./... >"$log" 2>&1 && echo 0 >"$log.rc" || echo 1 >"$log.rc") &
+    offset_pids+=($!)
+    offset_runs+=("$offset $m")
   done
 done
+wait "${offset_pids[@]}"
+for i in "${!offset_runs[@]}"; do
+  read -r offset m <<<"${offset_runs[$i]}"
+  say "module $m with GUARDIAN_TEST_CLOCK_OFFSET=$offset"
+  cat "$offset_logs/$i"
+  if [ "$(cat "$offset_logs/$i.rc" 2>/dev/null)" != 0 ]; then
+    status=1
+    say "module $m FAILED with GUARDIAN_TEST_CLOCK_OFFSET=$offset"
+  fi
+done
+rm -rf "$offset_logs"
 
 if [ "$status" -ne 0 ]; then
   say "FAILED"
