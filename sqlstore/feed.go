@@ -306,7 +306,8 @@ func (f *follower) read(ctx context.Context) (readOutcome, error) {
 		return 0, fmt.Errorf("%w: %s went back from %d to %d (were the tables created again?)", ErrFeedGap, seqTableOf(s.rev), f.counter, counter)
 	}
 	f.counter = counter
-	full := rowsRead == feedBatch
+	// A full batch that got closer to the counter: more may follow.
+	full := rowsRead == feedBatch && next > f.last && next < counter
 	if !stopped && !full && next < counter {
 		ok, err := f.bridge(&next, counter, counter)
 		if err != nil {

@@ -197,11 +197,7 @@ func TestFollow(t *testing.T) {
 		}
 		c := currents(sink)
 		waitFor(t, "more confirmations", func() bool { return currents(sink) >= c+3 })
-		select {
-		case err := <-done:
-			t.Fatalf("Follow returned %v", err)
-		default:
-		}
+		stillFollowing(t, done)
 	})
 }
 
@@ -451,6 +447,37 @@ func logChange(t *testing.T, b *backend, db *sql.DB, opts sqlstore.Options, seq 
 	mustExec(t, db, "INSERT INTO "+quoteTable(b, opts.RevocationsTable+"_changes")+" (seq, kind, id, cutoff_s, ttl_ms, until_ms) VALUES ("+ph(1)+", 1, "+ph(2)+", 0, 3600000, "+ph(3)+")", seq, id, until)
 }
 
+// feedTables names tables of the test's own, creates them with a store
+// that revokes n tokens, and returns options for stores on them, with a
+// feed read every 5 ms, and the store's database.
+func feedTables(t *testing.T, b *backend, n int) (sqlstore.Options, *sql.DB) {
+	t.Helper()
+	opts := sqlstore.Options{SweepInterval: -1, FeedInterval: 5 * time.Millisecond}
+	uniqueTables(t, b, &opts)
+	db := b.open(t)
+	w := openStore(t, b, db, &opts)
+	for range n {
+		revokertest.MustRevoke(t, w, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
+	}
+	return opts, db
+}
+
+// stillFollowing fails the test if Follow has returned.
+func stillFollowing(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		t.Fatalf("Follow returned %v", err)
+	default:
+	}
+}
+
+// bumpCounter adds n to the change log's counter, logging nothing.
+func bumpCounter(t *testing.T, b *backend, db *sql.DB, opts sqlstore.Options, n int) {
+	t.Helper()
+	mustExec(t, db, "UPDATE "+quoteTable(b, opts.RevocationsTable+"_seq")+" SET seq = seq + "+strconv.Itoa(n))
+}
+
 // counterOf reads the change log's counter.
 func counterOf(t *testing.T, b *backend, db *sql.DB, opts sqlstore.Options) int64 {
 	t.Helper()
@@ -467,17 +494,14 @@ func counterOf(t *testing.T, b *backend, db *sql.DB, opts sqlstore.Options) int6
 // itself current until n+1 is there, and then apply both, in order.
 func TestFeedWaitsForAChangeNotVisibleYet(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
-		opts := sqlstore.Options{SweepInterval: -1, FeedInterval: 5 * time.Millisecond}
-		uniqueTables(t, b, &opts)
-		db := b.open(t)
-		openStore(t, b, db, &opts)
+		opts, db := feedTables(t, b, 0)
 		sink := &recSink{}
 		done := follow(t, openFeed(t, b, opts, false), sink)
 		waitFor(t, "the listing", func() bool { return currents(sink) > 0 })
 
 		n := counterOf(t, b, db, opts)
 		late, early := revokertest.NewID("jti"), revokertest.NewID("jti")
-		mustExec(t, db, "UPDATE "+quoteTable(b, opts.RevocationsTable+"_seq")+" SET seq = seq + 2")
+		bumpCounter(t, b, db, opts, 2)
 		logChange(t, b, db, opts, n+2, early)
 		// Whatever read was under way ends, then none may call it current.
 		time.Sleep(50 * time.Millisecond)
@@ -489,11 +513,7 @@ func TestFeedWaitsForAChangeNotVisibleYet(t *testing.T) {
 		if _, ok := sink.get(guardian.ByToken, early); ok {
 			t.Fatalf("change %d was applied before change %d", n+2, n+1)
 		}
-		select {
-		case err := <-done:
-			t.Fatalf("Follow returned %v while a change was not visible yet", err)
-		default:
-		}
+		stillFollowing(t, done)
 
 		logChange(t, b, db, opts, n+1, late)
 		waitFor(t, "both changes and a confirmation", func() bool {
@@ -501,11 +521,7 @@ func TestFeedWaitsForAChangeNotVisibleYet(t *testing.T) {
 			_, ok2 := sink.get(guardian.ByToken, early)
 			return ok1 && ok2 && currents(sink) > before
 		})
-		select {
-		case err := <-done:
-			t.Fatalf("Follow returned %v", err)
-		default:
-		}
+		stillFollowing(t, done)
 	})
 }
 
@@ -516,15 +532,9 @@ func TestFeedWaitsForAChangeNotVisibleYet(t *testing.T) {
 // read at start.
 func TestFeedStartReadsAgainWhatTheListingMissed(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
-		opts := sqlstore.Options{SweepInterval: -1, FeedInterval: 5 * time.Millisecond}
-		uniqueTables(t, b, &opts)
-		db := b.open(t)
-		w := openStore(t, b, db, &opts)
-		for range 3 {
-			revokertest.MustRevoke(t, w, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
-		}
+		opts, db := feedTables(t, b, 3)
 		n := counterOf(t, b, db, opts)
-		mustExec(t, db, "UPDATE "+quoteTable(b, opts.RevocationsTable+"_seq")+" SET seq = seq + 1")
+		bumpCounter(t, b, db, opts, 1)
 
 		sink := &recSink{}
 		done := follow(t, openFeed(t, b, opts, false), sink)
@@ -535,11 +545,7 @@ func TestFeedStartReadsAgainWhatTheListingMissed(t *testing.T) {
 			_, ok := sink.get(guardian.ByToken, late)
 			return ok
 		})
-		select {
-		case err := <-done:
-			t.Fatalf("Follow returned %v", err)
-		default:
-		}
+		stillFollowing(t, done)
 	})
 }
 
@@ -549,13 +555,7 @@ func TestFeedStartReadsAgainWhatTheListingMissed(t *testing.T) {
 // listing had may be gone, and the follower goes on.
 func TestFeedStartSkipsWhatTheListingHad(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
-		opts := sqlstore.Options{SweepInterval: -1, FeedInterval: 5 * time.Millisecond}
-		uniqueTables(t, b, &opts)
-		db := b.open(t)
-		w := openStore(t, b, db, &opts)
-		for range 5 {
-			revokertest.MustRevoke(t, w, guardian.Revocation{Kind: guardian.ByToken, ID: revokertest.NewID("jti"), At: testclock.Now(), TTL: time.Hour})
-		}
+		opts, db := feedTables(t, b, 5)
 		release := make(chan struct{})
 		var once sync.Once
 		t.Cleanup(func() { once.Do(func() { close(release) }) })
@@ -569,7 +569,7 @@ func TestFeedStartSkipsWhatTheListingHad(t *testing.T) {
 
 		// Changes 6 to 5+KeptChanges, written by hand in one statement,
 		// and 1 to 3 swept.
-		seqTable, changes := quoteTable(b, opts.RevocationsTable+"_seq"), quoteTable(b, opts.RevocationsTable+"_changes")
+		changes := quoteTable(b, opts.RevocationsTable+"_changes")
 		until := testclock.Now().Add(time.Hour).UnixMilli()
 		var values strings.Builder
 		for i := range sqlstore.KeptChanges {
@@ -579,7 +579,7 @@ func TestFeedStartSkipsWhatTheListingHad(t *testing.T) {
 			fmt.Fprintf(&values, "(%d, 1, 'jti-late-%d', 0, 3600000, %d)", 6+i, 6+i, until)
 		}
 		mustExec(t, db, "INSERT INTO "+changes+" (seq, kind, id, cutoff_s, ttl_ms, until_ms) VALUES "+values.String())
-		mustExec(t, db, "UPDATE "+seqTable+" SET seq = seq + "+strconv.Itoa(sqlstore.KeptChanges))
+		bumpCounter(t, b, db, opts, sqlstore.KeptChanges)
 		mustExec(t, db, "DELETE FROM "+changes+" WHERE seq <= 3")
 		once.Do(func() { close(release) })
 
@@ -588,10 +588,6 @@ func TestFeedStartSkipsWhatTheListingHad(t *testing.T) {
 			_, ok := sink.get(guardian.ByToken, last)
 			return ok && currents(sink) > 1
 		})
-		select {
-		case err := <-done:
-			t.Fatalf("Follow returned %v", err)
-		default:
-		}
+		stillFollowing(t, done)
 	})
 }
