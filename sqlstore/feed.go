@@ -57,12 +57,12 @@ const feedBatch = 1000
 // PostgreSQL and SQLite every reader then sees the changes up to some
 // number, all of them. InnoDB (MySQL, MariaDB) releases a write's row
 // locks a moment before its commit is visible, so a reader can see change
-// n+1 while n is not visible yet (measured on MariaDB 10.11: 5 of 55,869
-// reads under 12 writers); Follow then reads again until it is, after 1 ms, 2,
-// 4… The price is that the writes of one store take turns on that row: each
-// holds it until it commits (in PostgreSQL one statement, in MySQL and
-// SQLite a transaction of four statements); the README gives the
-// measured cost.
+// n+1 while n is not visible yet (measured on MariaDB 10.11: 5 of
+// 55,869 reads under 12 writers); Follow then reads again until it is,
+// after 1 ms, 2, 4… The price is that the writes of one store take turns
+// on that row: each holds it until it commits (in PostgreSQL one
+// statement, in MySQL and SQLite a transaction of four statements); the
+// README gives the measured cost.
 //
 // Follow starts the Listener if there is one and waits until it listens.
 // Then it takes the time t0 of sink's clock, reads the counter and lists
@@ -75,8 +75,8 @@ const feedBatch = 1000
 // listing yet. It applies the changes in order (a TTL counted from now,
 // from the change's ttl_ms) and, once a read found every one up to the
 // counter, tells sink it is current as of the time taken before that
-// read. Nothing depends on a notification arriving: the
-// reads prove what sink has, notifications only make them early.
+// read. Nothing depends on a notification arriving: the reads prove what
+// sink has, notifications only make them early.
 //
 // Every read is bounded by max(1 s, 4 FeedInterval), the listing at start
 // by at least a minute. A store in allow-list mode has no feed (its answers
