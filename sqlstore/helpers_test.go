@@ -114,8 +114,22 @@ func (b *backend) open(tb testing.TB) *sql.DB {
 	if err != nil {
 		tb.Fatalf("sql.Open(%s): %v", b.name, err)
 	}
+	limitPool(db)
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+// testPoolSize bounds each test pool, as the README tells users to: a test
+// that starts a hundred writers at once would otherwise open a hundred
+// connections, and the suite's runs with clock offsets, which share the
+// servers at the same time, would reach MariaDB's max_connections (151)
+// and PostgreSQL's (100).
+const testPoolSize = 8
+
+// limitPool bounds db to testPoolSize connections, all of them kept idle.
+func limitPool(db *sql.DB) {
+	db.SetMaxOpenConns(testPoolSize)
+	db.SetMaxIdleConns(testPoolSize)
 }
 
 // openVia opens the backend's database through a TCP proxy at addr.
@@ -149,6 +163,7 @@ func (b *backend) openVia(tb testing.TB, addr string) *sql.DB {
 	default:
 		tb.Fatalf("%s has no network address", b.name)
 	}
+	limitPool(db)
 	tb.Cleanup(func() { db.Close() })
 	return db
 }

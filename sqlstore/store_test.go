@@ -307,6 +307,7 @@ func TestRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		limitPool(db1)
 		s1 := openStore(t, b, db1, opts)
 		for _, c := range all {
 			if err := s1.Record(ctx, c); err != nil {
