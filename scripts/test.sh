@@ -121,7 +121,9 @@ done
 # (internal/testclock). Fixtures then sit a year away from every default
 # clock of the code under test. These runs (-short: no load tests, no
 # topology changes) mostly wait on the servers, so they run at once, each
-# to a log of its own, printed in order.
+# to a log of its own, printed in order. The sqlstore tests cap their pools
+# (helpers_test.go's limitPool), so that two runs together stay well under
+# the servers' max_connections.
 offset_logs=$(mktemp -d)
 offset_runs=()
 offset_pids=()

@@ -12,8 +12,9 @@ import (
 // for their TTL, replay keys held for theirs (see [Store.Use]), rows of
 // the change log [ChangeRetention] after they were written, except the
 // last 1,000 changes (a follower that had not read one yet finds it gone
-// and starts over, see [Store.Follow]) and, in allow-list mode, recorded tokens held for their
-// lifetime and margin (see [Store.Record]), all on the store's clock. It
+// and starts over, see [Store.Follow]) and, in allow-list mode, recorded
+// tokens held for their lifetime and margin (see [Store.Record]), all on
+// the store's clock. It
 // deletes in batches, so that a large backlog never holds locks for long,
 // until none is left or ctx is done, and returns how many rows it deleted
 // (also when it returns an error). Neither Revoked nor Use ever reports an

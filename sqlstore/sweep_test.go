@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"runtime"
-	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,11 +78,11 @@ func TestSweep(t *testing.T) {
 			t.Errorf("change log rows after Sweep = %d, want the 5 latest kept", got)
 		}
 		// As if KeptChanges more changes had been logged since.
-		mustExec(t, db, "UPDATE "+quoteTable(b, opts.RevocationsTable+"_seq")+" SET seq = seq + "+strconv.Itoa(sqlstore.KeptChanges-1))
+		bumpCounter(t, b, db, *opts, sqlstore.KeptChanges-1)
 		if n, err := s.Sweep(ctx); err != nil || n != 4 {
 			t.Fatalf("Sweep() after %d more changes = %d, %v; want 4 (the changes older than %v and not among the last %d), nil", sqlstore.KeptChanges-1, n, err, sqlstore.ChangeRetention, sqlstore.KeptChanges)
 		}
-		mustExec(t, db, "UPDATE "+quoteTable(b, opts.RevocationsTable+"_seq")+" SET seq = seq + 1")
+		bumpCounter(t, b, db, *opts, 1)
 		if n, err := s.Sweep(ctx); err != nil || n != 1 {
 			t.Fatalf("Sweep() after one more = %d, %v; want 1, nil", n, err)
 		}
